@@ -5,7 +5,7 @@
 import { stateless, Scores } from "@duet/core"
 import type { Transform as AdvantageTransform } from "@duet/core"
 import { checkOutput, checkScores } from "./internal/Checks.js"
-import { centerWithinGroups } from "./internal/GroupCentering.js"
+import { centerWithinGroups } from "./internal/GroupMoments.js"
 
 const name = "subtract-group-mean"
 

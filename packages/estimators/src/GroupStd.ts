@@ -8,7 +8,7 @@
 import { InvalidArgumentError, stateless, Scores } from "@duet/core"
 import type { Transform as AdvantageTransform } from "@duet/core"
 import { checkEps, checkOutput, checkScores } from "./internal/Checks.js"
-import { centerWithinGroups } from "./internal/GroupCentering.js"
+import { groupStds } from "./internal/GroupMoments.js"
 
 /** Which standard deviation: `unbiased` divides the squared deviations by n - 1, `population` by n. */
 export type StdKind = "unbiased" | "population"
@@ -46,13 +46,8 @@ export const scaleByGroupStd = (opts: GroupStdOptions = {}): AdvantageTransform<
     checkScores(scores, name)
     const index = Scores.groupIndex(scores)
     if (std === "unbiased") Scores.requireGroupSizes(index, name, { min: 2 })
-    const centred = centerWithinGroups(scores.values, index)
-    for (let i = 0; i < centred.length; i++) centred[i] = centred[i]! * centred[i]!
-    const denominators = Scores.groupSums(centred, index) // sum of squared deviations per group
-    for (let g = 0; g < index.count; g++) {
-      const n = index.sizes[g]!
-      denominators[g] = Math.sqrt(denominators[g]! / (std === "unbiased" ? n - 1 : n)) + eps
-    }
+    const denominators = groupStds(scores.values, index, std)
+    for (let g = 0; g < index.count; g++) denominators[g]! += eps
     const out = new Float64Array(scores.values.length)
     for (let i = 0; i < out.length; i++) {
       const d = denominators[index.ids[i]!]!

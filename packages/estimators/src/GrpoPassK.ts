@@ -14,7 +14,7 @@ import { stateless, Scores } from "@duet/core"
 import { checkEps, checkOutput } from "./internal/Checks.js"
 import { checkStdKind } from "./GroupStd.js"
 import type { GroupStdOptions } from "./GroupStd.js"
-import { centerWithinGroups } from "./internal/GroupCentering.js"
+import { groupStds } from "./internal/GroupMoments.js"
 import { recipe } from "./internal/Recipe.js"
 
 export interface GrpoPassKOptions extends GroupStdOptions {
@@ -47,18 +47,10 @@ export const grpoPassK = (opts: GrpoPassKOptions = {}) => {
         } else if (values[i]! > second[g]!) second[g] = values[i]!
       }
       const out = new Float64Array(values.length)
-      let denominators: Float64Array | undefined
-      if (scaleByStd) {
-        const squares = centerWithinGroups(values, index).map((c) => c * c)
-        denominators = Scores.groupSums(squares, index)
-        for (let g = 0; g < index.count; g++) {
-          const n = index.sizes[g]!
-          denominators[g] = Math.sqrt(denominators[g]! / (std === "unbiased" ? n - 1 : n)) + eps
-        }
-      }
+      const denominators = scaleByStd ? groupStds(values, index, std) : undefined
       for (let g = 0; g < index.count; g++) {
         const margin = values[best[g]!]! - second[g]!
-        const d = denominators === undefined ? 1 : denominators[g]!
+        const d = denominators === undefined ? 1 : denominators[g]! + eps
         out[best[g]!] = margin === 0 || d === 0 ? margin : margin / d
       }
       return Scores.withValues(scores, checkOutput(out, name))

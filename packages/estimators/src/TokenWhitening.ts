@@ -14,6 +14,7 @@
 import { InvalidArgumentError, stateless, Scores } from "@duet/core"
 import type { Transform as AdvantageTransform } from "@duet/core"
 import { checkEps, checkOutput, checkScores } from "./internal/Checks.js"
+import { groupRootMeanSquares } from "./internal/GroupMoments.js"
 
 export interface TokenWhiteningOptions {
   /** Added to the token variance inside the square root. Default 1e-8 (verl `masked_whiten`). */
@@ -65,12 +66,11 @@ export const whitenByTokens = (opts: TokenWhiteningOptions = {}): AdvantageTrans
       weighted += lengths[i]! * centred[i]!
     }
     const mu = weighted / tokens
-    let squares = 0
-    for (let i = 0; i < n; i++) {
-      centred[i]! -= mu
-      squares += lengths[i]! * centred[i]! * centred[i]!
-    }
-    const scale = Math.sqrt(squares / (tokens - 1) + eps)
+    for (let i = 0; i < n; i++) centred[i]! -= mu
+    // sqrt(var + eps) as hypot(rms, sqrt eps), the rms summed scaled: no overflow or underflow
+    const wholeBatch: Scores.GroupIndex = { ids: new Int32Array(n), count: 1, sizes: Int32Array.of(n), labels: Int32Array.of(0) }
+    const rms = groupRootMeanSquares(centred, wholeBatch, () => tokens - 1, lengths)[0]!
+    const scale = Math.hypot(rms, Math.sqrt(eps))
     const out = new Float64Array(n)
     for (let i = 0; i < n; i++) {
       out[i] = lengths[i] === 0 ? 0 : scale === 0 ? centred[i]! : centred[i]! / scale
