@@ -20,7 +20,7 @@ import {
   twoGrpo,
   whitenByTokens
 } from "../src/index.js"
-import { batch, permutation, reward } from "./Batches.js"
+import { batch, permutation } from "./Batches.js"
 import type { Batch } from "./Batches.js"
 import { SAFETY, centringError, grpoError, groupStats, scaledError, u } from "./Tolerance.js"
 
@@ -423,6 +423,3 @@ describe("preferencePairs (2-GRPO's DPO view)", () => {
     ])
   })
 })
-
-// keep `reward` referenced for readers looking for the generator of single rewards
-void reward

@@ -87,6 +87,16 @@ describe("options and conventions", () => {
   })
 })
 
+describe("extreme scales: the std neither underflows nor overflows", () => {
+  it("grpo eps=0 on a 1e-170 spread and on a 1e200 spread still gives +-1/sqrt2", () => {
+    // naive sum of squares: (5e-171)^2 underflows to 0 (A would be 0/0), (1e200)^2 overflows (A would be 0)
+    expectClose(run(grpo({ eps: 0 }), [1e-170, 0]), [Math.SQRT1_2, -Math.SQRT1_2], 1e-15)
+    expectClose(run(grpo(), [1e200, -1e200]), [Math.SQRT1_2, -Math.SQRT1_2], 1e-15)
+    expectClose(run(reinforcePlusPlusBaseline({ eps: 0 }), [1e-170, 0], [0, 0], [1, 1]), [Math.SQRT1_2, -Math.SQRT1_2], 1e-15)
+    expectClose(run(reinforcePlusPlusBaseline(), [1e200, -1e200], [0, 0], [1, 1]), [Math.SQRT1_2, -Math.SQRT1_2], 1e-15)
+  })
+})
+
 describe("REINFORCE++-baseline (token-weighted whitening, verl masked_whiten)", () => {
   it("hand-derived: rewards [1,0 | 1,1], lengths [3,5,2,2]", () => {
     // s = [1/2, -1/2, 0, 0]; T = 12; mu = (3/2 - 5/2)/12 = -1/12; s - mu = [7, -5, 1, 1]/12
