@@ -21,7 +21,7 @@ export * as GrpoPassK from "./GrpoPassK.js"
 export * as PreferencePairs from "./PreferencePairs.js"
 export * as EstimatorNames from "./EstimatorNames.js"
 
-// Flat names: `import { grpo, subtractGroupMean } from "@duet/estimators"`
+// Flat names, so call sites can name a recipe or block directly (grpo, subtractGroupMean, ...)
 export { subtractGroupMean } from "./GroupMean.js"
 export { scaleByGroupStd, stdKinds } from "./GroupStd.js"
 export type { GroupStdOptions, StdKind } from "./GroupStd.js"
