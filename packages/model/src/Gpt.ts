@@ -1,0 +1,390 @@
+/**
+ * The GPT policy in one file, after karpathy/nanoGPT `model.py` (itself GPT-2, Radford et al. 2019):
+ * config as plain data, parameters as a named map of `tf.Variable`s, the full forward, per-token
+ * log-probs of given completions, and the one-token decode step that sampling runs on a KV cache.
+ *
+ * Conventions:
+ * - Pre-LayerNorm blocks, learned positions, tied input/output embeddings (no `lm_head.weight`).
+ * - Linear weights are stored (in, out), like HF GPT-2's `Conv1D`, so a layer is `x @ W + b` on the
+ *   fast untransposed GEMM path; q, k and v are three matrices (no SplitV of a fused c_attn).
+ * - Batches are RIGHT padded: rows start at position 0 and padding comes last. Attention is causal,
+ *   so padding never changes an earlier position's output; no attention mask, no position offsets.
+ * - Every 3-D activation is folded to 2-D (B*T, C) around a dense layer; attention runs on
+ *   (B, H, T, hd) rank-4 tensors, never a rank-5 qkv (ENGINE-NOTES: both are wasm slow paths).
+ */
+import { InvalidArgumentError, Rng } from "@duet/core"
+import { gatherHasGradient, gelu, layerNorm, tf } from "./internal/Tfjs.js"
+import type { KvCache } from "./KvCache.js"
+
+export interface GptConfig {
+  /** Token ids are 0..vocabSize-1: the tokenizer's `vocabSize`. */
+  readonly vocabSize: number
+  /** Context length: the most positions a row (prompt + completion) may use. */
+  readonly blockSize: number
+  /** Transformer blocks. */
+  readonly nLayer: number
+  /** Attention heads; must divide nEmbd. */
+  readonly nHead: number
+  /** Residual stream width C. */
+  readonly nEmbd: number
+  /** MLP hidden width as a multiple of nEmbd (4, as GPT-2). */
+  readonly mlpRatio: number
+  /** Biases in every Linear and LayerNorm (true, as GPT-2; nanoGPT's `bias`). */
+  readonly bias: boolean
+  /** LayerNorm epsilon (1e-5, as PyTorch and GPT-2). */
+  readonly layerNormEps: number
+  /** Std of the normal weight init (0.02, GPT-2); residual projections get initStd / sqrt(2 nLayer). */
+  readonly initStd: number
+}
+
+/**
+ * The reference policy: V=32, T=64, L=4, H=4, C=128 — 0.81M parameters (805,632),
+ * the size the engine benchmarks were measured at.
+ */
+export const defaultConfig: GptConfig = {
+  vocabSize: 32,
+  blockSize: 64,
+  nLayer: 4,
+  nHead: 4,
+  nEmbd: 128,
+  mlpRatio: 4,
+  bias: true,
+  layerNormEps: 1e-5,
+  initStd: 0.02
+}
+
+const positiveInt = (field: string, x: unknown): void => {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 1) throw new InvalidArgumentError(`GptConfig.${field}`, `must be a positive integer, got ${String(x)}`)
+}
+
+/** A full config from overrides of `defaultConfig`, checked; throws InvalidArgumentError naming the field. */
+export const makeConfig = (overrides: Partial<GptConfig> = {}): GptConfig => {
+  const c: GptConfig = { ...defaultConfig, ...overrides }
+  for (const f of ["vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "mlpRatio"] as const) positiveInt(f, c[f])
+  if (c.nEmbd % c.nHead !== 0) throw new InvalidArgumentError("GptConfig.nHead", `must divide nEmbd (${c.nEmbd}), got ${c.nHead}`)
+  if (typeof c.bias !== "boolean") throw new InvalidArgumentError("GptConfig.bias", `must be a boolean, got ${String(c.bias)}`)
+  if (!(c.layerNormEps > 0)) throw new InvalidArgumentError("GptConfig.layerNormEps", `must be > 0, got ${c.layerNormEps}`)
+  if (!(c.initStd > 0)) throw new InvalidArgumentError("GptConfig.initStd", `must be > 0, got ${c.initStd}`)
+  return c
+}
+
+/** Every parameter's name and shape, in a fixed order (HF GPT-2 names; attn.c_attn split into c_q/c_k/c_v). */
+export const parameterShapes = (c: GptConfig): Array<readonly [string, number[]]> => {
+  const C = c.nEmbd
+  const Hm = c.mlpRatio * C
+  const out: Array<readonly [string, number[]]> = [
+    ["transformer.wte.weight", [c.vocabSize, C]],
+    ["transformer.wpe.weight", [c.blockSize, C]]
+  ]
+  const linear = (name: string, i: number, o: number) => {
+    out.push([`${name}.weight`, [i, o]])
+    if (c.bias) out.push([`${name}.bias`, [o]])
+  }
+  const ln = (name: string) => {
+    out.push([`${name}.weight`, [C]])
+    if (c.bias) out.push([`${name}.bias`, [C]])
+  }
+  for (let l = 0; l < c.nLayer; l++) {
+    const h = `transformer.h.${l}`
+    ln(`${h}.ln_1`)
+    linear(`${h}.attn.c_q`, C, C)
+    linear(`${h}.attn.c_k`, C, C)
+    linear(`${h}.attn.c_v`, C, C)
+    linear(`${h}.attn.c_proj`, C, C)
+    ln(`${h}.ln_2`)
+    linear(`${h}.mlp.c_fc`, C, Hm)
+    linear(`${h}.mlp.c_proj`, Hm, C)
+  }
+  ln("transformer.ln_f")
+  return out
+}
+
+/** Number of parameters (tied embeddings counted once). */
+export const parameterCount = (c: GptConfig): number =>
+  parameterShapes(c).reduce((n, [, shape]) => n + shape.reduce((a, b) => a * b, 1), 0)
+
+/** Additive causal masks (T, T): 0 on and below the diagonal, -1e9 above (exp underflows to exactly 0). */
+const causalMasks = new Map<number, Float32Array>()
+const causalMask = (T: number): tf.Tensor2D => {
+  let m = causalMasks.get(T)
+  if (m === undefined) {
+    m = new Float32Array(T * T)
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9
+    causalMasks.set(T, m)
+  }
+  return tf.tensor2d(m, [T, T])
+}
+
+/**
+ * float32 one-hot rows (N, V). Built as int32 and cast: stock wasm's OneHot kernel ignores its dtype
+ * attribute and writes int32 bits, so `tf.oneHot(ids, V, 1, 0, "float32")` reads as denormals there.
+ */
+const oneHot = (ids: tf.Tensor, depth: number): tf.Tensor2D => tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), "float32") as tf.Tensor2D
+
+/** A GPT with its parameters. Methods return new tensors the caller disposes (or runs inside tf.tidy). */
+export class Policy {
+  constructor(
+    readonly config: GptConfig,
+    /** Parameters by name (see `parameterShapes`); trainable, so `tf.variableGrads` sees them. */
+    readonly params: ReadonlyMap<string, tf.Variable>
+  ) {
+    for (const [name, shape] of parameterShapes(config)) {
+      const p = params.get(name)
+      if (p === undefined) throw new InvalidArgumentError(`params.${name}`, "missing")
+      if (p.shape.join(",") !== shape.join(",")) throw new InvalidArgumentError(`params.${name}`, `shape [${p.shape}] != expected [${shape}]`)
+    }
+    if (params.size !== parameterShapes(config).length) {
+      const known = new Set(parameterShapes(config).map(([n]) => n))
+      const extra = [...params.keys()].filter((n) => !known.has(n))
+      throw new InvalidArgumentError("params", `unexpected parameters: ${extra.join(", ")}`)
+    }
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!
+  }
+
+  private linear(x: tf.Tensor, name: string): tf.Tensor {
+    const y = tf.matMul(x, this.p(`${name}.weight`))
+    return this.config.bias ? tf.add(y, this.p(`${name}.bias`)) : y
+  }
+
+  private norm(x: tf.Tensor, name: string): tf.Tensor {
+    const bias = this.config.bias ? (this.p(`${name}.bias`) as tf.Tensor1D) : undefined
+    return layerNorm(x, this.p(`${name}.weight`) as tf.Tensor1D, bias, this.config.layerNormEps)
+  }
+
+  /** Token embeddings of flat ids (N) -> (N, C): gather when its gradient exists, else oneHot(ids) @ wte. */
+  private embed(ids: tf.Tensor1D, differentiable: boolean): tf.Tensor2D {
+    const wte = this.p("transformer.wte.weight")
+    if (!differentiable || gatherHasGradient()) return tf.gather(wte, ids) as tf.Tensor2D
+    return tf.matMul(oneHot(ids, this.config.vocabSize), wte)
+  }
+
+  private mlp(h: tf.Tensor, l: number): tf.Tensor {
+    return this.linear(gelu(this.linear(h, `transformer.h.${l}.mlp.c_fc`)), `transformer.h.${l}.mlp.c_proj`)
+  }
+
+  /** tokens (B, T) -> final hidden states (B*T, C); `onKv` sees each layer's k and v, (B, H, T, hd). */
+  private hidden(tokens: tf.Tensor2D, onKv?: (layer: number, k: tf.Tensor4D, v: tf.Tensor4D) => void): tf.Tensor {
+    const [B, T] = tokens.shape
+    const { nEmbd: C, nHead: H, blockSize } = this.config
+    const hd = C / H
+    if (T > blockSize) throw new InvalidArgumentError("tokens", `length ${T} exceeds blockSize ${blockSize}`)
+    const tok = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, C)
+    const pos = tf.slice(this.p("transformer.wpe.weight"), [0, 0], [T, C]) // (T, C)
+    let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) // (B*T, C)
+    const mask = causalMask(T)
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]) as tf.Tensor4D // (B, H, T, hd)
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const a = `transformer.h.${l}.attn`
+      const h = this.norm(x, `transformer.h.${l}.ln_1`)
+      const q = heads(tf.mul(this.linear(h, `${a}.c_q`), 1 / Math.sqrt(hd)))
+      const k = heads(this.linear(h, `${a}.c_k`))
+      const v = heads(this.linear(h, `${a}.c_v`))
+      onKv?.(l, k, v)
+      const att = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask)) // (B, H, T, T)
+      const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [B * T, C]) // (B*T, C)
+      x = tf.add(x, this.linear(y, `${a}.c_proj`))
+      x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l))
+    }
+    return this.norm(x, "transformer.ln_f")
+  }
+
+  /** Output head tied to the input embedding: (N, C) -> (N, V). */
+  private head(x: tf.Tensor): tf.Tensor2D {
+    return tf.matMul(x as tf.Tensor2D, this.p("transformer.wte.weight"), false, true)
+  }
+
+  /** tokens int32 (B, T) -> logits (B, T, V). */
+  logits(tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [B, T] = tokens.shape
+      return tf.reshape(this.head(this.hidden(tokens)), [B, T, this.config.vocabSize])
+    })
+  }
+
+  /**
+   * log p(targets[b, t] | tokens[b, 0..t]) as (B, T): the log-softmax of the logits at each position,
+   * read at the target id (targets are usually tokens shifted left by one). Differentiable.
+   */
+  tokenLogprobs(tokens: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+    if (tokens.shape.join(",") !== targets.shape.join(",")) {
+      throw new InvalidArgumentError("targets", `shape [${targets.shape}] != tokens shape [${tokens.shape}]`)
+    }
+    return tf.tidy(() => {
+      const [B, T] = tokens.shape
+      const V = this.config.vocabSize
+      const logp = tf.logSoftmax(this.head(this.hidden(tokens))) // (B*T, V)
+      const picked = tf.sum(tf.mul(logp, oneHot(tf.reshape(targets, [B * T]), V)), -1) // (B*T)
+      return tf.reshape(picked, [B, T])
+    })
+  }
+
+  /**
+   * Log-probs of each completion token given its prompt and the completion tokens before it.
+   * Rows are `prompt ++ completion`, right padded; the result is aligned at each completion's first
+   * token: `logprobs[b, j] = log p(completion_b[j] | prompt_b ++ completion_b[0..j-1])` (B, Tc) with
+   * Tc the longest completion, and `mask[b, j] = 1` for j < completion_b.length, else 0 (where the
+   * log-prob is 0). Differentiable in the parameters.
+   */
+  sequenceLogprobs(
+    prompts: ReadonlyArray<Int32Array>,
+    completions: ReadonlyArray<Int32Array>
+  ): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
+    const batch = buildCompletionBatch(prompts, completions, this.config)
+    return tf.tidy(() => {
+      const { B, T, Tc } = batch
+      const tokens = tf.tensor2d(batch.inputs, [B, T], "int32")
+      const targets = tf.tensor2d(batch.targets, [B, T], "int32")
+      const lp = this.tokenLogprobs(tokens, targets) // (B, T)
+      // select[b, j, t] = 1 where t = P_b - 1 + j: a sum over t picks completion token j's log-prob
+      // without gather (whose gradient is missing on stock wasm).
+      const select = tf.tensor3d(batch.select, [B, Tc, T]) // (B, Tc, T)
+      const logprobs = tf.sum(tf.mul(select, tf.reshape(lp, [B, 1, T])), -1) as tf.Tensor2D // (B, Tc)
+      return { logprobs, mask: tf.tensor2d(batch.mask, [B, Tc]) }
+    })
+  }
+
+  /**
+   * Prefill: runs tokens (B, T) through the model, writes every layer's k, v into `cache` at
+   * positions 0..T-1, and returns the logits of the last position (B, V).
+   */
+  prefill(tokens: tf.Tensor2D, cache: KvCache): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [B, T] = tokens.shape
+      const C = this.config.nEmbd
+      const x = this.hidden(tokens, (l, k, v) => cache.prefill(l, k, v)) // (B*T, C)
+      const last = tf.reshape(tf.slice(tf.reshape(x, [B, T, C]), [0, T - 1, 0], [B, 1, C]), [B, C]) // (B, C)
+      return this.head(last)
+    })
+  }
+
+  /**
+   * One decode step: `tokens[i]` is row `rows[i]`'s token at `position`; the cache holds positions
+   * 0..position-1 of those rows and receives this position's k, v. Returns logits (rows, V).
+   */
+  decodeStep(tokens: Int32Array, rows: Int32Array, position: number, cache: KvCache): tf.Tensor2D {
+    const { nEmbd: C, blockSize } = this.config
+    if (position >= blockSize) throw new InvalidArgumentError("position", `${position} >= blockSize ${blockSize}`)
+    return tf.tidy(() => {
+      const pos = tf.slice(this.p("transformer.wpe.weight"), [position, 0], [1, C]) // (1, C)
+      let x: tf.Tensor = tf.add(this.embed(tf.tensor1d(tokens, "int32"), false), pos) // (N, C)
+      for (let l = 0; l < this.config.nLayer; l++) {
+        const a = `transformer.h.${l}.attn`
+        const h = this.norm(x, `transformer.h.${l}.ln_1`)
+        const q = tf.mul(this.linear(h, `${a}.c_q`), 1 / Math.sqrt(C / this.config.nHead)) // (N, C), heads side by side
+        const y = cache.attend(l, q as tf.Tensor2D, this.linear(h, `${a}.c_k`) as tf.Tensor2D, this.linear(h, `${a}.c_v`) as tf.Tensor2D, rows, position) // (N, C)
+        x = tf.add(x, this.linear(y, `${a}.c_proj`))
+        x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l))
+      }
+      return this.head(this.norm(x, "transformer.ln_f"))
+    })
+  }
+
+  /**
+   * `loss()` and its gradient in every parameter, keyed by parameter name (tf.variableGrads keys
+   * by tfjs variable id). The caller disposes `value` and the gradients.
+   */
+  lossAndGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const vars = [...this.params.values()]
+    const { value, grads } = tf.variableGrads(loss, vars)
+    const byName = new Map<string, tf.Tensor>()
+    for (const [name, p] of this.params) {
+      const g = grads[p.name]
+      if (g !== undefined) byName.set(name, g)
+    }
+    return { value, grads: byName }
+  }
+
+  /** Frees the parameters. */
+  dispose(): void {
+    for (const p of this.params.values()) p.dispose()
+  }
+}
+
+/** The padded arrays `sequenceLogprobs` feeds the model (exported for tests). */
+export const buildCompletionBatch = (
+  prompts: ReadonlyArray<Int32Array>,
+  completions: ReadonlyArray<Int32Array>,
+  config: GptConfig
+): { B: number; T: number; Tc: number; inputs: Int32Array; targets: Int32Array; select: Float32Array; mask: Float32Array } => {
+  if (prompts.length !== completions.length) {
+    throw new InvalidArgumentError("completions", `${completions.length} rows but ${prompts.length} prompts`)
+  }
+  const B = prompts.length
+  if (B === 0) throw new InvalidArgumentError("prompts", "no rows")
+  let T = 1
+  let Tc = 0
+  for (let b = 0; b < B; b++) {
+    const P = prompts[b]!.length
+    const L = P + completions[b]!.length
+    if (P < 1) throw new InvalidArgumentError(`prompts[${b}]`, "is empty (a row needs at least one prompt token, e.g. BOS)")
+    if (L > config.blockSize) throw new InvalidArgumentError(`completions[${b}]`, `prompt + completion = ${L} tokens exceeds blockSize ${config.blockSize}`)
+    T = Math.max(T, L - 1)
+    Tc = Math.max(Tc, completions[b]!.length)
+  }
+  const inputs = new Int32Array(B * T)
+  const targets = new Int32Array(B * T)
+  const select = new Float32Array(B * Tc * T)
+  const mask = new Float32Array(B * Tc)
+  for (let b = 0; b < B; b++) {
+    const p = prompts[b]!
+    const c = completions[b]!
+    const row = new Int32Array(p.length + c.length)
+    row.set(p)
+    row.set(c, p.length)
+    for (let t = 0; t < row.length; t++) {
+      const id = row[t]!
+      if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
+        const [field, i] = t < p.length ? [`prompts[${b}]`, t] : [`completions[${b}]`, t - p.length]
+        throw new InvalidArgumentError(`${field}[${i}]`, `token ${id} outside [0, ${config.vocabSize})`)
+      }
+    }
+    inputs.set(row.subarray(0, row.length - 1), b * T)
+    targets.set(row.subarray(1), b * T)
+    for (let j = 0; j < c.length; j++) {
+      select[(b * Tc + j) * T + p.length - 1 + j] = 1
+      mask[b * Tc + j] = 1
+    }
+  }
+  return { B, T, Tc, inputs, targets, select, mask }
+}
+
+/**
+ * A freshly initialised policy (GPT-2 init as in nanoGPT `_init_weights`): weights ~ N(0, initStd),
+ * residual projections (`c_proj`) ~ N(0, initStd / sqrt(2 nLayer)), biases 0, LayerNorm gains 1.
+ * Draws come from the seeded `Rng`, so the same seed gives the same weights on every backend.
+ */
+export const init = (config: GptConfig, seed: number | Rng): Policy => {
+  const c = makeConfig(config)
+  const rng = typeof seed === "number" ? Rng.seeded(seed) : seed
+  const params = new Map<string, tf.Variable>()
+  for (const [name, shape] of parameterShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1)
+    const data = new Float32Array(n)
+    const isNorm = /\.ln_\d\.|\.ln_f\./.test(name)
+    if (isNorm && name.endsWith(".weight")) data.fill(1)
+    else if (name.endsWith(".weight")) {
+      const std = name.endsWith("c_proj.weight") ? c.initStd / Math.sqrt(2 * c.nLayer) : c.initStd
+      for (let i = 0; i < n; i++) data[i] = std * rng.normal()
+    }
+    const initial = tf.tensor(data, shape, "float32")
+    params.set(name, tf.variable(initial, true))
+    initial.dispose()
+  }
+  return new Policy(c, params)
+}
+
+/** A policy from named tensors (e.g. a loaded checkpoint); copies them into new Variables. */
+export const fromParams = (config: GptConfig, tensors: ReadonlyMap<string, tf.Tensor>): Policy => {
+  const c = makeConfig(config)
+  const params = new Map<string, tf.Variable>()
+  for (const [name, t] of tensors) params.set(name, tf.variable(t, true))
+  try {
+    return new Policy(c, params)
+  } catch (e) {
+    for (const p of params.values()) p.dispose()
+    throw e
+  }
+}
