@@ -1,0 +1,72 @@
+/**
+ * `Jsonl`: loads problems from a JSON Lines file (one JSON object per line), such as GSM8K's
+ * `{"question", "answer": "... #### 72"}` or MATH's `{"problem", "solution", "answer"?}`, or any
+ * shape given by a `RowFormat.Mapping`. Blank lines are skipped; a bad row fails the load with a
+ * `DatasetError` naming the file and its 1-based line, unless `onBadRow: "skip"`.
+ */
+import { readFile } from "node:fs/promises"
+import { Effect } from "effect"
+import { at, DatasetError } from "./DatasetError.js"
+import type { Problem } from "./Problem.js"
+import * as RowFormat from "./RowFormat.js"
+
+export interface Options {
+  readonly format: RowFormat.Format
+  /** "fail" (default): the first bad row fails the load; "skip": bad rows are left out and listed by `read`. */
+  readonly onBadRow?: "fail" | "skip"
+}
+
+export interface Loaded {
+  readonly problems: ReadonlyArray<Problem>
+  /** One error per bad row, in file order. */
+  readonly skipped: ReadonlyArray<DatasetError>
+}
+
+/** Parses JSONL text (pure); `file` only labels ids and errors. Every bad row is collected. */
+export const parse = (text: string, file: string, format: RowFormat.Format): Loaded => {
+  const problems: Problem[] = []
+  const skipped: DatasetError[] = []
+  const lines = text.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!
+    if (i === 0 && line.charCodeAt(0) === 0xfeff) line = line.slice(1)
+    if (line.endsWith("\r")) line = line.slice(0, -1)
+    if (line.trim() === "") continue
+    const where = { file, line: i + 1 }
+    let row: unknown
+    try {
+      row = JSON.parse(line)
+    } catch (e) {
+      skipped.push(at(where, `invalid JSON: ${(e as Error).message}`))
+      continue
+    }
+    const p = RowFormat.toProblem(row, format, where)
+    if (p instanceof DatasetError) skipped.push(p)
+    else problems.push(p)
+  }
+  return { problems, skipped }
+}
+
+/** Reads and parses a file; fails only when the file cannot be read, the format is malformed, or no row is usable. */
+export const read = Effect.fn("Jsonl.read")(function* (path: string, options: Options) {
+  const bad = RowFormat.validate(options.format)
+  if (bad !== undefined) return yield* new DatasetError({ file: path, reason: bad })
+  const text = yield* Effect.tryPromise({
+    try: () => readFile(path, "utf8"),
+    catch: (e) => new DatasetError({ file: path, reason: `cannot read: ${(e as Error).message}` })
+  })
+  const loaded = parse(text, path, options.format)
+  if (loaded.problems.length === 0 && loaded.skipped.length === 0) {
+    return yield* new DatasetError({ file: path, reason: "has no rows" })
+  }
+  return loaded
+})
+
+/** The problems of a file; with the default `onBadRow: "fail"`, the first bad row is the error. */
+export const load = Effect.fn("Jsonl.load")(function* (path: string, options: Options) {
+  const loaded = yield* read(path, options)
+  const first = loaded.skipped[0]
+  if ((options.onBadRow ?? "fail") === "fail" && first !== undefined) return yield* first
+  if (loaded.problems.length === 0) return yield* new DatasetError({ file: path, reason: "has no usable rows" })
+  return loaded.problems as Problem[]
+})

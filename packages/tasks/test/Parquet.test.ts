@@ -1,0 +1,73 @@
+import { it } from "@effect/vitest"
+import { Effect } from "effect"
+import { describe, expect } from "vitest"
+import { Parquet } from "../src/index.js"
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname
+const instruction = " Let's think step by step and output the final answer after \"####\"."
+
+describe("Parquet.load", () => {
+  it.effect("verl rows (nested LIST<STRUCT> prompt, STRUCT reward_model): last user message and ground truth", () =>
+    Effect.gen(function* () {
+      const file = fixture("verl-gsm8k.parquet")
+      const problems = yield* Parquet.load(file)
+      expect(problems.map((p) => p.answer)).toEqual(["72", "10", "1200"])
+      expect(problems.map((p) => p.id)).toEqual([`${file}#0`, `${file}#1`, `${file}#2`])
+      expect(problems[1]!.prompt).toBe(`Weng earns $12 an hour. How much for 50 minutes?${instruction}`)
+      expect(problems[1]!.meta).toEqual({
+        messages: [
+          { role: "system", content: "You are a careful solver." },
+          { role: "user", content: `Weng earns $12 an hour. How much for 50 minutes?${instruction}` }
+        ],
+        data_source: "openai/gsm8k",
+        ability: "math",
+        extra_info: { index: 1n, split: "train" }
+      })
+    })
+  )
+
+  it.effect("a bad row fails the load naming file and 0-based row; skip keeps the rest", () =>
+    Effect.gen(function* () {
+      const file = fixture("verl-bad.parquet")
+      const error = yield* Effect.flip(Parquet.load(file))
+      expect(error.row).toBe(2)
+      expect(error.message).toBe(`${file} row 2: field "reward_model.ground_truth": is missing`)
+      const { problems, skipped } = yield* Parquet.read(file)
+      expect(problems.map((p) => p.answer)).toEqual(["2", "4"])
+      expect(skipped.map((e) => e.message)).toEqual([
+        `${file} row 2: field "reward_model.ground_truth": is missing`,
+        `${file} row 3: field "prompt": chat has no user message`
+      ])
+      expect((yield* Parquet.load(file, { onBadRow: "skip" })).length).toBe(2)
+    })
+  )
+
+  it.effect("Hugging Face's flat GSM8K parquet with format gsm8k, and a mapping onto any columns", () =>
+    Effect.gen(function* () {
+      const file = fixture("hf-gsm8k.parquet")
+      const problems = yield* Parquet.load(file, { format: "gsm8k" })
+      expect(problems.map((p) => [p.prompt, p.answer])).toEqual([
+        ["What is 5 + 6?", "11"],
+        ["What is 12 * 12?", "144"]
+      ])
+      const mapped = yield* Parquet.load(file, { format: { prompt: "question", answer: "answer", gold: "after-hashes" } })
+      expect(mapped.map((p) => p.answer)).toEqual(["11", "144"])
+    })
+  )
+
+  it.effect("a file that is not Parquet, or is missing, fails naming the file", () =>
+    Effect.gen(function* () {
+      const notParquet = yield* Effect.flip(Parquet.load(fixture("not-parquet.parquet")))
+      expect(notParquet.message).toMatch(/not-parquet\.parquet: cannot read as Parquet: /)
+      const missing = yield* Effect.flip(Parquet.load(fixture("nope.parquet")))
+      expect(missing.message).toMatch(/nope\.parquet: cannot read as Parquet: .*ENOENT/)
+    })
+  )
+
+  it("fromRows: non-scalar ground truths (TinyZero countdown) are JSON-encoded and kept raw", () => {
+    const rows = [{ prompt: "3 5 7 to 22:", reward_model: { ground_truth: { target: 22n, numbers: [3, 5, 7] } } }]
+    const { problems } = Parquet.fromRows(rows, "cd.parquet", "verl")
+    expect(problems[0]!.answer).toBe('{"target":"22","numbers":[3,5,7]}')
+    expect(problems[0]!.meta).toEqual({ groundTruth: { target: 22n, numbers: [3, 5, 7] } })
+  })
+})
