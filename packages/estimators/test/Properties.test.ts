@@ -195,7 +195,7 @@ const whiteningError = (b: Batch, lengths: ReadonlyArray<number>, out: ArrayLike
   const sd = Math.sqrt(centred.reduce((acc, c, i) => acc + lengths[i]! * c * c, 0) / (T - 1))
   if (sd === 0) return 0
   const zMax = Math.max(...Array.from(out, Math.abs))
-  return (1 + Math.SQRT2 * zMax) * (et / sd) + zMax * ((n + 9) / 2) * u
+  return (1 + Math.SQRT2 * zMax) * (et / sd) + zMax * ((n + 11) / 2) * u
 }
 
 /** s_i - mu in float64 (two-pass), the reference the whitening bound scales by. */

@@ -46,13 +46,15 @@ export const maxZ = (n: number): number => Math.sqrt(n - 1)
 
 /**
  * |computed - exact| of A_i = c_i / (std + eps) when the centred values c carry errors <= ec:
- * the std's relative error is <= sum|c| ec / sum c^2 + ((n + 5)/2) u <= sqrt2 ec / std + ((n + 5)/2) u
+ * the std's relative error is <= sum|c| ec / sum c^2 + ((n + 7)/2) u <= sqrt2 ec / std + ((n + 7)/2) u
+ * (the (n + 7)/2 counts n squares and n - 1 additions halved by the root, the divisor, the root, and
+ * the division by and multiplication with max|c| that keep the sum from under/overflowing)
  * (Cauchy-Schwarz: sum|c| / sum c^2 <= sqrt(n) / ||c|| <= sqrt2 / std for either std convention);
  * with |A| <= maxZ(n), adding eps and dividing:
- *   |dA| <= (1 + sqrt2 maxZ) ec / (std + eps) + maxZ ((n + 9)/2) u.
+ *   |dA| <= (1 + sqrt2 maxZ) ec / (std + eps) + maxZ ((n + 11)/2) u.
  */
 export const scaledError = (n: number, ec: number, std: number, eps: number): number =>
-  (1 + Math.SQRT2 * maxZ(n)) * (ec / (std + eps)) + maxZ(n) * ((n + 9) / 2) * u
+  (1 + Math.SQRT2 * maxZ(n)) * (ec / (std + eps)) + maxZ(n) * ((n + 11) / 2) * u
 
 /** Error of GRPO's output for one group (centring then scaling), per row. */
 export const grpoError = (g: GroupStats, eps: number): number =>
