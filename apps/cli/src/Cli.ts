@@ -1,0 +1,20 @@
+/**
+ * The `duet` command tree. Each subcommand lives in `commands/<Name>.ts`; this file only assembles them.
+ */
+import { Effect } from "effect"
+import { Command } from "effect/cli"
+import * as Advantages from "./commands/Advantages.js"
+
+export const version = "0.1.0"
+
+export const root = Command.make("duet").pipe(
+  Command.withDescription(
+    "duet: reinforcement learning with verifiable rewards for language models. GRPO is a contrastive loss, so two rollouts per prompt are enough."
+  ),
+  Command.withSubcommands([Advantages.command])
+)
+
+/** Runs the CLI on explicit arguments (tests) — the Stdio/Terminal services come from the caller. */
+export const runWith = (args: ReadonlyArray<string>) => Command.runWith(root, { version })(args)
+
+export const run = Command.run(root, { version }).pipe(Effect.asVoid)
