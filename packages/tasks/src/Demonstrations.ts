@@ -1,7 +1,7 @@
 /**
  * `Demonstrations`: SFT data from a task's problems, with knobs that make the warm-started policy
  * deliberately imperfect — so that RL has something to improve:
- * - `where`: only some problems (e.g. the easy ones: `(p) => p.meta.difficulty <= 1`);
+ * - `where`: only some problems (e.g. the easy ones: `(p) => (p.meta as Arithmetic.Meta).difficulty <= 1`);
  * - `fraction`: a seeded random subset of those;
  * - `noise`: the probability that a kept demonstration is replaced by a wrong one (`task.corrupt`,
  *   re-drawn until `task.verify` rejects it).
