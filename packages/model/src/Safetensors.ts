@@ -53,7 +53,9 @@ export const fromArray = (data: Float32Array | Int32Array, shape: ReadonlyArray<
 /** The values of an F32 or I32 tensor (a copy, so it is aligned). */
 export const toArray = (t: RawTensor, file = "<memory>"): Float32Array | Int32Array => {
   if (!littleEndian) throw new Error("safetensors: big-endian hosts are not supported")
-  const buf = t.bytes.slice().buffer
+  const copy = new Uint8Array(t.bytes.length) // not bytes.slice(): on a Node Buffer that is a view
+  copy.set(t.bytes)
+  const buf = copy.buffer
   if (t.dtype === "F32") return new Float32Array(buf)
   if (t.dtype === "I32") return new Int32Array(buf)
   throw new SafetensorsError(file, `dtype ${t.dtype} is not supported here (F32 and I32 are)`)
@@ -152,6 +154,10 @@ export const decode = (
   }
   if (expected !== dataLength) fail(`tensors cover ${expected} data bytes but the file has ${dataLength} (trailing bytes or truncated)`)
   const tensors = new Map<string, RawTensor>()
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: bytes.slice(dataStart + e.begin, dataStart + e.end) })
+  for (const e of entries) {
+    const copy = new Uint8Array(e.end - e.begin) // a copy: bytes may be a Node Buffer, whose slice() is a view
+    copy.set(bytes.subarray(dataStart + e.begin, dataStart + e.end))
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: copy })
+  }
   return { tensors, metadata }
 }
