@@ -15,6 +15,8 @@ import * as RowFormat from "./RowFormat.js"
 export interface Options {
   /** Row shape (default "verl"). */
   readonly format?: RowFormat.Format
+  /** Shorthand for `format: mapping` (dot paths onto other columns); give one of the two. */
+  readonly mapping?: RowFormat.Mapping
   /** "fail" (default): the first bad row fails the load; "skip": bad rows are left out and listed by `read`. */
   readonly onBadRow?: "fail" | "skip"
 }
@@ -38,7 +40,10 @@ export const fromRows = (rows: ReadonlyArray<unknown>, file: string, format: Row
 
 /** Reads every row; fails only when the file cannot be read or decoded, the format is malformed, or it has no rows. */
 export const read = Effect.fn("Parquet.read")(function* (path: string, options: Options = {}) {
-  const format = options.format ?? "verl"
+  if (options.format !== undefined && options.mapping !== undefined) {
+    return yield* new DatasetError({ file: path, reason: "give either format or mapping, not both" })
+  }
+  const format = options.mapping ?? options.format ?? "verl"
   const bad = RowFormat.validate(format)
   if (bad !== undefined) return yield* new DatasetError({ file: path, reason: bad })
   const rows = yield* Effect.tryPromise({

@@ -52,6 +52,10 @@ describe("Parquet.load", () => {
       ])
       const mapped = yield* Parquet.load(file, { format: { prompt: "question", answer: "answer", gold: "after-hashes" } })
       expect(mapped.map((p) => p.answer)).toEqual(["11", "144"])
+      const viaMapping = yield* Parquet.load(file, { mapping: { prompt: "question", answer: "answer", gold: "after-hashes" } })
+      expect(viaMapping).toEqual(mapped)
+      const both = yield* Effect.flip(Parquet.load(file, { format: "gsm8k", mapping: { prompt: "question", answer: "answer" } }))
+      expect(both.message).toBe(`${file}: give either format or mapping, not both`)
     })
   )
 
