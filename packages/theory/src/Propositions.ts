@@ -20,7 +20,7 @@ export interface PropositionResult {
   /** The claim in words and symbols, as checked. */
   readonly statement: string
   readonly holds: boolean
-  /** The numbers behind `holds`. */
+  /** The numbers behind `holds` (several lines when the check has several parts). */
   readonly detail: string
 }
 
@@ -178,9 +178,9 @@ export const prop41TwoRollouts = (
         (c.expected === undefined ? "" : ` (expected ${fmt(c.expected, 8)})`) +
         `, max deviation ${fmt(c.deviation)}, kappa spread ${fmt(c.spread)} over p in {${ps.join(", ")}}`
     )
-    .join("; ")
+    .join("\n")
   const ratio =
-    transform === undefined ? `; unbiased/population = ${fmt(cases[1]!.kappa / cases[0]!.kappa)} (1/sqrt 2 = 0.707107)` : ""
+    transform === undefined ? `\nunbiased/population = ${fmt(cases[1]!.kappa / cases[0]!.kappa)} (1/sqrt 2 = 0.707107)` : ""
   return {
     name: "Proposition 4.1, case 2 (2 rollouts)",
     statement:
@@ -302,7 +302,7 @@ export const eq8ContrastiveForm = (
   const constant = spreadOf(positives) <= identityTolerance && spreadOf(negatives) <= identityTolerance
   const meanOf = (idx: number[], xs: ArrayLike<number>) => (idx.length === 0 ? 0 : idx.reduce((s, i) => s + xs[i]!, 0) / idx.length)
   const positiveWeight = (meanOf(positives, A) * positives.length) / G
-  const negativeWeight = (-meanOf(negatives, A) * negatives.length) / G
+  const negativeWeight = ((0 - meanOf(negatives, A)) * negatives.length) / G // 0 - x: no -0
   let objective = 0
   for (let i = 0; i < G; i++) objective += (A[i]! * terms[i]!) / G
   const contrast = meanOf(positives, terms) - meanOf(negatives, terms)
@@ -495,9 +495,10 @@ export const scaleOnBandits = (
   const describe = w.bandit.prompts
     .map(
       (p, q) =>
-        `[p=${fmt(Bandit.expectedReward(w.bandit, q))}, c=${fmt(w.result.promptScales[q]!)}, logits ${Array.from(p.logits, (x) => fmt(x)).join("/")}, rewards ${Array.from(p.rewards, (x) => fmt(x)).join("/")}]`
+        `  prompt ${q}: p = ${fmt(Bandit.expectedReward(w.bandit, q))}, c = ${fmt(w.result.promptScales[q]!)}, ` +
+        `logits [${Array.from(p.logits, (x) => fmt(x, 4)).join(", ")}], rewards [${Array.from(p.rewards, (x) => fmt(x, 4)).join(", ")}]`
     )
-    .join(" ")
+    .join("\n")
   return {
     name: `Expected gradient of ${opts.label ?? transform.name}, G = ${opts.groupSize}${(opts.rewards ?? "binary") === "real" ? ", real rewards" : ""}`,
     statement:
@@ -508,7 +509,8 @@ export const scaleOnBandits = (
     detail: holds
       ? `c = ${fmt(maxScale, 8)} on ${count} bandits x ${opts.prompts ?? 3} prompts (spread ${fmt(maxScale - minScale)}), max residual ${fmt(maxResidual)}`
       : `c ranges ${fmt(minScale, 8)}..${fmt(maxScale, 8)} over ${count} bandits x ${opts.prompts ?? 3} prompts; max residual ${fmt(maxResidual)} ` +
-        `(|E[g] - c grad J|/|grad J|), min cosine ${fmt(minCosine)}; worst bandit: ${describe}`,
+        `(|E[g] - c grad J|/|grad J|), min cosine ${fmt(minCosine)}\n` +
+        `worst bandit (residual ${fmt(w.result.residual)}, cosine ${fmt(w.result.cosine)}):\n${describe}`,
     minScale,
     maxScale,
     maxResidual,

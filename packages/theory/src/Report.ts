@@ -148,7 +148,7 @@ const merged = (name: string, statement: string, rs: ReadonlyArray<Propositions.
   claim: name,
   holds: rs.every((r) => r.holds),
   statement,
-  detail: rs.map((r) => r.detail).join(" | ")
+  detail: rs.map((r) => r.detail).join("\n")
 })
 
 /**
@@ -255,12 +255,12 @@ export const theoryColumns: ReadonlyArray<readonly [keyof TheoryRow & string, st
   ["verdict", "verdict"]
 ]
 
-/** Propositions as indented blocks: `[yes] claim`, then the statement, the numbers and any note. */
+/** Propositions as indented blocks: `[yes] claim`, then the statement, the numbers (one line per part) and any note. */
 export const formatPropositions = (rows: ReadonlyArray<PropositionRow>): string =>
   rows
     .map(
       (r) =>
-        `[${r.holds ? "yes" : "no "}] ${r.claim}\n      claim: ${r.statement}\n      ${r.detail}` +
+        `[${r.holds ? "yes" : "no "}] ${r.claim}\n      claim: ${r.statement}\n      ${r.detail.replaceAll("\n", "\n      ")}` +
         (r.note === undefined ? "" : `\n      note: ${r.note}`)
     )
     .join("\n")
