@@ -1,0 +1,78 @@
+/**
+ * Which duet kernels go on which backend. On wasm: BatchMatMul (OpenBLAS or JS), Sum,
+ * UnsortedSegmentSum and the fused kernels behind `Ops`; on every backend: the BatchMatMul
+ * gradient that handles broadcast batch dims.
+ */
+import * as tf from "@tensorflow/tfjs"
+import type { KernelFunc } from "@tensorflow/tfjs"
+import { fusedKernels } from "./FusedKernels.js"
+import { batchMatMulGradConfig } from "./MatMulGradient.js"
+import { blasBatchMatMul, jsBatchMatMul } from "./MatMulKernel.js"
+import type { NativeAddon } from "./NativeAddon.js"
+import { sumKernel, unsortedSegmentSumKernel } from "./ReductionKernels.js"
+import { overrideGradient, overrideKernel, restoreGradient, restoreKernel, stockKernel } from "./KernelSwap.js"
+import { assertWasmInternals } from "./WasmBackend.js"
+
+export type KernelMode = { readonly kind: "openblas"; readonly addon: NativeAddon } | { readonly kind: "js" }
+
+type InstallOptions = { backend: string; mode: "gradients-only" } | { backend: "wasm"; mode: "all"; matmul: KernelMode }
+
+const overridden: Array<{ name: string; backend: string }> = []
+const gradients: string[] = []
+let lastInstall: InstallOptions | undefined
+
+/**
+ * Runs `f` with tfjs's stock kernels and gradients, then puts duet's back (benchmarks and tests
+ * compare the two side by side in one process). Synchronous `f` only: kernels are looked up per call.
+ */
+export const withStockKernels = <A>(f: () => A): A => {
+  const again = lastInstall
+  restoreStockKernels()
+  try {
+    return f()
+  } finally {
+    if (again !== undefined) installDuetKernels(again)
+  }
+}
+
+/** Puts every stock kernel and gradient duet replaced back. */
+export const restoreStockKernels = (): void => {
+  lastInstall = undefined
+  for (const { name, backend } of overridden.splice(0)) restoreKernel(name, backend)
+  for (const name of gradients.splice(0)) restoreGradient(name)
+}
+
+const install = (name: string, backend: string, f: KernelFunc): string => {
+  overrideKernel(name, backend, f)
+  overridden.push({ name, backend })
+  return name
+}
+
+const stockFunc = (name: string, backend: string): KernelFunc => {
+  const k = stockKernel(name, backend)
+  if (k === undefined) throw new Error(`@duet/engine: the stock ${backend} backend has no ${name} kernel`)
+  return k.kernelFunc
+}
+
+/** Registers duet's kernels; returns their names (gradients as "Name.grad"). */
+export const installDuetKernels = (opts: InstallOptions): string[] => {
+  restoreStockKernels()
+  lastInstall = opts
+  overrideGradient(batchMatMulGradConfig)
+  gradients.push(tf.BatchMatMul)
+  const names = [`${tf.BatchMatMul}.grad`]
+  if (opts.mode === "gradients-only") return names
+  const be = assertWasmInternals(tf.findBackend("wasm"))
+  const stockMatMul = stockFunc(tf.BatchMatMul, "wasm")
+  const matmul =
+    opts.matmul.kind === "openblas"
+      ? blasBatchMatMul(opts.matmul.addon, stockMatMul)
+      : jsBatchMatMul(stockMatMul, stockFunc(tf.Transpose, "wasm"), be)
+  names.unshift(install(tf.BatchMatMul, "wasm", matmul))
+  names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"))))
+  names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel))
+  for (const k of fusedKernels(opts.matmul.kind === "openblas" ? opts.matmul.addon : undefined)) {
+    names.push(install(k.name, "wasm", k.kernelFunc))
+  }
+  return names
+}

@@ -1,0 +1,105 @@
+/**
+ * Loader for the optional OpenBLAS addon (build/duet_blas.node, built by scripts/build-addon.mjs
+ * at install). Loading never throws: a missing or broken addon yields the reason, which the
+ * engine reports while it runs the pure-JS path.
+ */
+import { existsSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** The addon's functions; offsets and strides are in float32 elements of `heap`. */
+export interface NativeAddon {
+  /** C_i = alpha op(A_i) op(B_i) + beta C_i, i < batch, X_i at xOff + i * xStride (row-major). */
+  sgemm(
+    heap: ArrayBuffer,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    beta: number,
+    batch: number,
+    aOff: number,
+    aStride: number,
+    lda: number,
+    bOff: number,
+    bStride: number,
+    ldb: number,
+    cOff: number,
+    cStride: number,
+    ldc: number
+  ): void
+  /** The same with one offset per batch entry (any broadcast of batch dims). */
+  sgemmOffsets(
+    heap: ArrayBuffer,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    beta: number,
+    aOffs: Int32Array,
+    lda: number,
+    bOffs: Int32Array,
+    ldb: number,
+    cOffs: Int32Array,
+    ldc: number
+  ): void
+  /** Threads for large GEMMs; GEMMs with M*N*K <= smallFlops run on one thread. */
+  setThreads(threads: number, smallFlops?: number): void
+  threads(): number
+  /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64". */
+  config(): string
+}
+
+export type AddonLoad = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly reason: string }
+
+/** The package root (this file runs from src/internal in tests and from dist/ when built). */
+const packageRoot = (): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const pj = path.join(dir, "package.json")
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, "utf8")) as { name?: string }).name === "@duet/engine") return dir
+    const up = path.dirname(dir)
+    if (up === dir) throw new Error("@duet/engine: package root not found")
+    dir = up
+  }
+}
+
+let cached: AddonLoad | undefined
+
+/** Loads the addon once; later calls return the same result. */
+export const loadAddon = (): AddonLoad => {
+  if (cached !== undefined) return cached
+  let addonPath: string, statusPath: string
+  try {
+    const root = packageRoot()
+    addonPath = path.join(root, "build", "duet_blas.node")
+    statusPath = path.join(root, "build", "addon-status.json")
+  } catch (e) {
+    cached = { ok: false, reason: e instanceof Error ? e.message : String(e) }
+    return cached
+  }
+  if (!existsSync(addonPath)) {
+    let reason = `no addon at ${addonPath}`
+    try {
+      const status = JSON.parse(readFileSync(statusPath, "utf8")) as { built?: boolean; reason?: string }
+      if (status.built === false && typeof status.reason === "string") reason = `addon not built: ${status.reason}`
+    } catch {
+      reason += " (the install script did not run; `npm run build:addon -w @duet/engine` builds it)"
+    }
+    cached = { ok: false, reason }
+    return cached
+  }
+  try {
+    const addon = createRequire(import.meta.url)(addonPath) as NativeAddon
+    addon.config()
+    cached = { ok: true, addon }
+  } catch (e) {
+    cached = { ok: false, reason: `addon failed to load: ${e instanceof Error ? e.message : String(e)}` }
+  }
+  return cached
+}
