@@ -206,7 +206,7 @@ describe("scaleOnBandits: unbiased up to the exact constant, or biased with numb
       expect(r.holds).toBe(false)
       expect(r.maxScale - r.minScale).toBeGreaterThan(0.01)
       expect(r.maxResidual).toBeGreaterThan(1e-3)
-      expect(r.detail).toMatch(/c ranges [\s\S]* worst bandit [\s\S]*prompt 0: p = /)
+      expect(r.detail).toMatch(/c ranges [\s\S]*\nworst bandit [\s\S]*prompt 0: p = /)
     }
   })
 
