@@ -108,6 +108,18 @@ export const relate = (bandit: Bandit, expected: Float64Array): GradientRelation
   }
 }
 
+/** Default cap on enumerated batches. */
+export const defaultMaxOutcomes = 2e6
+
+/**
+ * How many batches `exact` would enumerate: `(sum_q K_q^G)^B` ordered outcomes, or
+ * `(sum_q C(K_q + G - 1, G))^B` multisets.
+ */
+export const enumerationSize = (
+  bandit: Bandit,
+  opts: { readonly groupSize: number; readonly groupsPerBatch?: number; readonly method: Method }
+): number => itemCount(bandit, opts.groupSize, opts.method) ** (opts.groupsPerBatch ?? 1)
+
 const positiveInteger = (x: number, field: string): number => {
   if (!Number.isInteger(x) || x < 1) throw new InvalidArgumentError(field, `is ${x}; it must be an integer >= 1`)
   return x
@@ -195,7 +207,7 @@ const enumerate = (
 export const exact = (transform: AnyAdvantageTransform, bandit: Bandit, opts: ExactOptions): ExactResult => {
   const groupSize = positiveInteger(opts.groupSize, "groupSize")
   const groups = positiveInteger(opts.groupsPerBatch ?? 1, "groupsPerBatch")
-  const maxOutcomes = opts.maxOutcomes ?? 2e6
+  const maxOutcomes = opts.maxOutcomes ?? defaultMaxOutcomes
   const requested = opts.method ?? "auto"
   if (requested !== "auto" && requested !== "outcomes" && requested !== "multisets") {
     throw new InvalidArgumentError("method", `is ${String(requested)}; expected "auto", "outcomes" or "multisets"`)

@@ -21,6 +21,8 @@ export const defaultEstimators = (): NamedTransform[] => estimatorNames.map((nam
 
 export interface TheoryRow {
   readonly estimator: string
+  /** "exact" (enumeration) or "monteCarlo" (the bandit is too big to enumerate; see the verdict for tolerances). */
+  readonly method: "exact" | "monteCarlo"
   readonly arms: number
   readonly groupSize: number
   /** Best-fit c in E[g] = c grad J over the whole bandit (NaN when the estimator refused G). */
@@ -49,6 +51,8 @@ export interface TheoryRowOptions {
   readonly seed?: number
   /** "binary" (default, RLVR) or "real" rewards. */
   readonly rewards?: "binary" | "real"
+  /** Batches drawn when a (K, G) is too big to enumerate (default 20000). */
+  readonly samples?: number
 }
 
 const list = (x: number | ReadonlyArray<number>): ReadonlyArray<number> => (typeof x === "number" ? [x] : x)
@@ -73,10 +77,16 @@ const verdictOf = (r: Expectation.ExactResult, scaleMin: number, scaleMax: numbe
   )
 }
 
+const monteCarloVerdict = (r: Expectation.MonteCarloResult): string =>
+  `Monte Carlo (${r.samples} batches, delta ${r.delta}): c = ${fmt(r.scale, 4)} +- ${fmt(r.tolerance.scale, 2)}, ` +
+  `residual ${fmt(r.residual, 3)} +- ${fmt(r.tolerance.residual, 2)}`
+
 /**
  * One row per (K, G, estimator): the exact expectation of the estimator's gradient on a seeded
- * random bandit with `prompts` prompts of K arms, one group of G rollouts per batch. An estimator
- * that refuses G (2-GRPO needs G = 2) gets a row of NaN with the reason as verdict.
+ * random bandit with `prompts` prompts of K arms, one group of G rollouts per batch; when the
+ * multisets exceed `Expectation.defaultMaxOutcomes`, a Monte Carlo estimate with its tolerances
+ * instead. An estimator that refuses G (2-GRPO needs G = 2) gets a row of NaN with the reason as
+ * verdict.
  */
 export const theoryRows = (transforms: ReadonlyArray<NamedTransform>, opts: TheoryRowOptions = {}): TheoryRow[] => {
   const rows: TheoryRow[] = []
@@ -89,12 +99,17 @@ export const theoryRows = (transforms: ReadonlyArray<NamedTransform>, opts: Theo
     for (const groupSize of list(opts.groupSize ?? [2, 4, 8])) {
       for (const { name, transform } of transforms) {
         try {
-          const r = Expectation.exact(transform, bandit, { groupSize })
+          const enumerable =
+            Expectation.enumerationSize(bandit, { groupSize, method: "multisets" }) <= Expectation.defaultMaxOutcomes
+          const r = enumerable
+            ? Expectation.exact(transform, bandit, { groupSize })
+            : Expectation.monteCarlo(transform, bandit, { groupSize, samples: opts.samples ?? 20000, seed: opts.seed ?? 0 })
           const scales = Array.from(r.promptScales).filter((c) => !Number.isNaN(c))
           const scaleMin = Math.min(...scales)
           const scaleMax = Math.max(...scales)
           rows.push({
             estimator: name,
+            method: enumerable ? "exact" : "monteCarlo",
             arms,
             groupSize,
             scale: r.scale,
@@ -104,13 +119,14 @@ export const theoryRows = (transforms: ReadonlyArray<NamedTransform>, opts: Theo
             bias: r.bias,
             cosine: r.cosine,
             variance: r.variance,
-            verdict: verdictOf(r, scaleMin, scaleMax)
+            verdict: "unbiasedUpToScale" in r ? verdictOf(r, scaleMin, scaleMax) : monteCarloVerdict(r)
           })
         } catch (e) {
           if (!(e instanceof DuetInputError)) throw e
           const nan = Number.NaN
           rows.push({
             estimator: name,
+            method: "exact",
             arms,
             groupSize,
             scale: nan,

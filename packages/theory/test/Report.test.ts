@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { chain } from "@duet/core"
-import { scaleBy, subtractGroupMean } from "@duet/estimators"
+import { rloo, scaleBy, subtractGroupMean } from "@duet/estimators"
 import { Report } from "../src/index.js"
 
 describe("Report.theoryRows", () => {
@@ -21,6 +21,14 @@ describe("Report.theoryRows", () => {
   it("an estimator that refuses G gets an n/a row with the reason", () => {
     expect(Number.isNaN(at("2-grpo", 4).scale)).toBe(true)
     expect(at("2-grpo", 4).verdict).toMatch(/^n\/a: 2-grpo: group 0 has 4 rollouts, needs exactly 2/)
+  })
+
+  it("falls back to Monte Carlo, with tolerances, when (K, G) is too big to enumerate", () => {
+    // K = 12, G = 12: 4 prompts x C(23, 12) = 5.4e6 multisets > 2e6.
+    const [row] = Report.theoryRows([{ name: "rloo", transform: rloo() }], { arms: 12, groupSize: 12, samples: 5000 })
+    expect(row!.method).toBe("monteCarlo")
+    const m = /c = ([\d.]+) \+- ([\d.]+)/.exec(row!.verdict)!
+    expect(Math.abs(Number(m[1]) - 1)).toBeLessThanOrEqual(Number(m[2]))
   })
 
   it("checks a user's own estimator the same way", () => {
