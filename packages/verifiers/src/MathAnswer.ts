@@ -1,0 +1,125 @@
+/**
+ * Math-answer checking: extract the final answer from a completion and compare it with the gold
+ * answer by value, in the manner of HF math-verify and the MATH/GSM8K graders of verl
+ * (REFERENCE.md "Answer checking"). Pure and synchronous; `Verifier` wraps it as an Effect service.
+ *
+ * Accepted forms (docs/verifiers.md lists them with the choices made): integers, decimals,
+ * thousands separators, fractions (`1/2`, `\frac12`, `\dfrac{1}{2}`), mixed numbers, `\sqrt`,
+ * `\pi`, `e`, `i`, percent, units and `^\circ`, `x = 5`, symbolic expressions, tuples, intervals,
+ * sets, unions, matrices, relations, `\pm`. Parsing is a hand-written LaTeX parser; numbers are
+ * exact rationals (BigInt) or mathjs complex floats; nothing is ever passed to `eval`.
+ */
+import { candidates, type Source } from "./internal/AnswerExtraction.js"
+import { clean, lastBoxed, MAX_ANSWER_CHARS, stripDelimiters, textKey } from "./internal/LatexText.js"
+import { Budget, defaultTolerance, equal as nodesEqual, exact } from "./internal/MathCompare.js"
+import { toText } from "./internal/MathNode.js"
+import { parse } from "./internal/MathParser.js"
+import * as Rational from "./internal/Rational.js"
+
+export type { Source } from "./internal/AnswerExtraction.js"
+
+export interface Options {
+  /** Only the last this many characters of a completion are searched (default 100 000). */
+  readonly maxScanChars?: number
+  /**
+   * Tolerance when a side is a decimal approximation (default absolute 5e-7, i.e. agreement to 6
+   * decimal places as math-verify's `float_rounding=6`; relative 1e-12). Pass `{ absolute: 0,
+   * relative: 1e-4 }` for the Qwen / prime_math `isclose(rel_tol=1e-4)` convention.
+   */
+  readonly tolerance?: { readonly absolute: number; readonly relative: number }
+  /** Work units (evaluated nodes) one comparison may spend before it answers `false` (default 200 000). */
+  readonly budget?: number
+}
+
+export const DEFAULT_MAX_SCAN_CHARS = 100_000
+export const DEFAULT_BUDGET = 200_000
+
+/** Longest answer that is parsed; longer ones only match a byte-identical gold. */
+export const MAX_ANSWER_LENGTH = MAX_ANSWER_CHARS
+
+export interface Extraction {
+  readonly answer: string
+  readonly source: Source
+}
+
+/** Does the candidate read as math (or at least as a non-empty cleaned string)? */
+const parses = (text: string): boolean => {
+  const cleaned = clean(text)
+  return cleaned !== null && parse(cleaned) !== null
+}
+
+/**
+ * The answer and where it came from: the first candidate (final-answer phrase, last box,
+ * answer phrase) that parses as math, else the first candidate as text, else the last number.
+ */
+export const extractWithSource = (completion: string, options: Options = {}): Extraction | null => {
+  const found = candidates(completion, options.maxScanChars ?? DEFAULT_MAX_SCAN_CHARS)
+  const chosen = found.find((c) => parses(c.text)) ?? found[0]
+  if (chosen === undefined) return null
+  const boxed = lastBoxed(chosen.text)
+  let answer = stripDelimiters(boxed ?? chosen.text)
+  // A lone leading "$" before a number is currency, not a math delimiter.
+  if (/^\$\s?[\d.]/.test(answer) && answer.indexOf("$", 1) === -1) answer = answer.slice(1).trim()
+  return answer === "" ? null : { answer, source: chosen.source }
+}
+
+/** The final answer of a completion (raw text, box removed), or `null` if there is none. */
+export const extract = (completion: string, options: Options = {}): string | null =>
+  extractWithSource(completion, options)?.answer ?? null
+
+/**
+ * Canonical text of an answer: the exact value for rational answers (`\dfrac{2}{4}` -> `1/2`,
+ * `7,425,000` -> `7425000`), the parsed expression otherwise (`\frac{\sqrt{2}}{2}` -> `sqrt(2)/2`),
+ * or a cleaned lower-case string for answers that are not math (`\text{Tuesday}` -> `tuesday`).
+ */
+export const normalize = (answer: string): string => {
+  const cleaned = clean(answer)
+  if (cleaned === null) return answer.trim()
+  const node = parse(cleaned)
+  if (node === null) return textKey(answer)
+  try {
+    const value = node.kind === "percent" ? null : exact(node, new Budget(DEFAULT_BUDGET))
+    if (value !== null) return Rational.toString(value)
+  } catch {
+    // budget exceeded: fall through to the expression text
+  }
+  return toText(node)
+}
+
+/** Does `pred` (an answer, not a whole completion) denote the same answer as `gold`? */
+export const equivalent = (pred: string, gold: string, options: Options = {}): boolean => {
+  const p = pred.trim()
+  const g = gold.trim()
+  if (p === "" || g === "") return false
+  if (p === g) return true
+  const cp = clean(p)
+  const cg = clean(g)
+  if (cp === null || cg === null) return false
+  if (cp === cg && cp !== "") return true
+  const np = parse(cp)
+  const ng = parse(cg)
+  if (np !== null && ng !== null) {
+    return nodesEqual(np, ng, options.tolerance ?? defaultTolerance, new Budget(options.budget ?? DEFAULT_BUDGET))
+  }
+  const kp = textKey(p)
+  return kp !== "" && kp === textKey(g)
+}
+
+export interface CheckResult {
+  readonly correct: boolean
+  readonly extracted: string | null
+  /** Why it is wrong, or where the answer came from. */
+  readonly reason?: string
+}
+
+/** Extracts the answer of a completion and compares it with the gold answer. */
+export const check = (completion: string, gold: string, options: Options = {}): CheckResult => {
+  const found = extractWithSource(completion, options)
+  if (found === null) return { correct: false, extracted: null, reason: "no answer found" }
+  const correct = equivalent(found.answer, gold, options)
+  return {
+    correct,
+    extracted: found.answer,
+    reason: correct ? `matched (${found.source})` : `mismatch (${found.source})`
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * String-level work on answers before parsing: the last balanced `\boxed{...}`, math delimiters,
+ * and the cleaning that turns `\dfrac12\text{ cm}` into `\frac12`. Every routine here is a single
+ * pass or a fixed number of linear regex passes (no nested quantifiers), so its time is linear in
+ * the input, and callers cap the input length first.
+ */
+
+/** Longest answer (characters) that is cleaned and parsed; longer ones are compared as raw text. */
+export const MAX_ANSWER_CHARS = 2000
+
+const BOX_COMMANDS = ["\\boxed", "\\fbox"] as const
+
+/**
+ * Content of the last `\boxed{...}` / `\fbox{...}` whose braces balance, or of a trailing
+ * `\boxed 5` (no braces). One pass with a brace stack: linear even for `\boxed{` repeated 100k
+ * times with no closing brace. Escaped braces `\{ \}` are content, not grouping.
+ */
+export const lastBoxed = (s: string): string | null => lastBoxedAt(s)?.text ?? null
+
+/** `lastBoxed` with the index of the box's opening brace (or first content char). */
+export const lastBoxedAt = (s: string): { readonly start: number; readonly text: string } | null => {
+  const boxOpen = new Set<number>() // index of the `{` right after a box command
+  const bareStarts: Array<number> = [] // `\boxed 5`: index of the first content char
+  for (const cmd of BOX_COMMANDS) {
+    let at = s.indexOf(cmd)
+    while (at !== -1) {
+      let j = at + cmd.length
+      if (!/[A-Za-z]/.test(s[j] ?? "")) {
+        while (s[j] === " ") j++
+        if (s[j] === "{") boxOpen.add(j)
+        else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") bareStarts.push(j)
+      }
+      at = s.indexOf(cmd, at + cmd.length)
+    }
+  }
+  let best: { start: number; text: string } | null = null
+  if (boxOpen.size > 0) {
+    const stack: Array<number> = []
+    for (let i = 0; i < s.length; i++) {
+      const ch = s[i]
+      if (ch === "\\") {
+        i++ // skip the escaped char: `\{`, `\}`, `\\`
+        continue
+      }
+      if (ch === "{") stack.push(i)
+      else if (ch === "}") {
+        const open = stack.pop()
+        if (open !== undefined && boxOpen.has(open) && (best === null || open > best.start)) {
+          best = { start: open, text: s.slice(open + 1, i) }
+        }
+      }
+    }
+  }
+  for (const start of bareStarts) {
+    if (best !== null && start < best.start) continue
+    let end = start
+    while (end < s.length && !/[\s$]/.test(s[end]!)) end++
+    best = { start, text: s.slice(start, end) }
+  }
+  return best
+}
+
+/** Removes one layer of `$$..$$`, `$..$`, `\(..\)`, `\[..\]` around the whole string, repeatedly. */
+export const stripDelimiters = (s: string): string => {
+  for (let guard = 0; guard < 8; guard++) {
+    const t = s.trim()
+    let inner: string | null = null
+    if (t.length >= 4 && t.startsWith("$$") && t.endsWith("$$")) inner = t.slice(2, -2)
+    else if (t.length >= 2 && t.startsWith("$") && t.endsWith("$") && !t.startsWith("$$")) inner = t.slice(1, -1)
+    else if (t.startsWith("\\(") && t.endsWith("\\)")) inner = t.slice(2, -2)
+    else if (t.startsWith("\\[") && t.endsWith("\\]")) inner = t.slice(2, -2)
+    if (inner === null) return t
+    s = inner
+  }
+  return s.trim()
+}
+
+const UNICODE: ReadonlyArray<readonly [RegExp, string]> = [
+  [/[\u2212\u2013\u2014\u2012\ufe63\uff0d]/g, "-"],
+  [/\u00d7/g, "\\times "],
+  [/\u00f7/g, "\\div "],
+  [/[\u00b7\u22c5\u2219]/g, "\\cdot "],
+  [/\u03c0/g, "\\pi "],
+  [/\u221a/g, "\\sqrt"],
+  [/\u221e/g, "\\infty "],
+  [/\u2264/g, "\\le "],
+  [/\u2265/g, "\\ge "],
+  [/\u2260/g, "\\ne "],
+  [/\u2248/g, "\\approx "],
+  [/\u00b1/g, "\\pm "],
+  [/\u222a/g, "\\cup "],
+  [/\u2208/g, "\\in "],
+  [/\u00b2/g, "^2"],
+  [/\u00b3/g, "^3"],
+  [/\u00bd/g, "(1/2)"],
+  [/\u00bc/g, "(1/4)"],
+  [/\u00be/g, "(3/4)"],
+  [/[\u00a0\u2009\u202f\u2007\u2002\u2003]/g, " "],
+  [/\uff1a/g, ":"],
+  [/\uff0c/g, ","]
+]
+
+/** Words that are math, never units, when they trail an answer. */
+const MATH_WORDS = new Set([
+  "pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "inf", "infty", "infinity",
+  "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "and", "or"
+])
+/** Two-letter units that may trail a number (longer words are stripped whatever they are). */
+const SHORT_UNITS = new Set(["cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "yd", "mi", "hr", "lb", "oz", "sq", "mph", "am", "pm"])
+
+const TEXT_COMMAND = /\\(text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal|emph|bf|rm|it)\s*\{/g
+
+/** Replaces `\text{..}`-like wrappers by their content (`and`/`or` become a comma). Linear. */
+const unwrapTextCommands = (s: string): string => {
+  let out = ""
+  let last = 0
+  TEXT_COMMAND.lastIndex = 0
+  for (let m = TEXT_COMMAND.exec(s); m !== null; m = TEXT_COMMAND.exec(s)) {
+    const open = m.index + m[0].length - 1
+    let depth = 0
+    let close = -1
+    for (let i = open; i < s.length; i++) {
+      if (s[i] === "\\") {
+        i++
+        continue
+      }
+      if (s[i] === "{") depth++
+      else if (s[i] === "}" && --depth === 0) {
+        close = i
+        break
+      }
+    }
+    if (close === -1) break
+    const content = s.slice(open + 1, close)
+    const word = content.trim().toLowerCase()
+    out += s.slice(last, m.index) + (word === "and" || word === "or" ? "," : ` ${content} `)
+    last = close + 1
+    TEXT_COMMAND.lastIndex = close + 1
+  }
+  return out + s.slice(last)
+}
+
+/**
+ * Drops trailing unit words ("5 cm^2", "18 apples", "60 miles per hour", "3 km/h") when what is
+ * left still holds a digit; a word answer ("Tuesday") is left alone.
+ */
+const stripTrailingUnits = (s: string): string => {
+  let t = s.trimEnd()
+  let stripped = false
+  for (let guard = 0; guard < 6; guard++) {
+    t = t.replace(/[.\s]+$/, "")
+    const m = /(^|[^A-Za-z\\])([A-Za-z]+(?:\/[A-Za-z]+)?)\s?(?:\^\s?\{?\d\}?)?$/.exec(t)
+    if (m === null) break
+    const word = m[2]!
+    const lower = word.toLowerCase()
+    if (MATH_WORDS.has(lower)) break
+    const before = t.slice(0, m.index + m[1]!.length)
+    const spaced = /\s$/.test(before)
+    const isUnit = word.includes("/") || word.length >= 3 || SHORT_UNITS.has(lower)
+    if (!isUnit || (!spaced && !(word.length >= 3 && /\d$/.test(before)))) break
+    if (!/\d/.test(before)) break
+    t = before
+    stripped = true
+  }
+  return stripped ? t.trimEnd() : s
+}
+
+/**
+ * Cleans one answer for parsing: unicode, last `\boxed{}`, delimiters, `\left \right`, spacing,
+ * `\dfrac`, degrees, percent, currency, `\text{}` and trailing units. Returns the cleaned text, or
+ * `null` when the answer (its last box, if it has one) is longer than `MAX_ANSWER_CHARS`.
+ */
+export const clean = (raw: string): string | null => {
+  let s = raw
+  const boxed = lastBoxed(s)
+  if (boxed !== null) s = boxed
+  if (s.length > MAX_ANSWER_CHARS) return null
+  for (const [re, to] of UNICODE) s = s.replace(re, to)
+  s = stripDelimiters(s)
+  s = s
+    .replace(/\\\$/g, " ")
+    .replace(/\$/g, " ")
+    .replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![A-Za-z])/g, " ")
+    .replace(/\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*\.?/g, "")
+    // `\\` (a row break) is one unit: never read its second backslash as `\ ` or `\!`.
+    .replace(/\\(\\|[,:; !])/g, (_m, c: string) => (c === "\\" ? "\\\\" : c === "!" ? "" : " "))
+    .replace(/\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|space)(?![A-Za-z])/g, " ")
+    .replace(/~/g, " ")
+    .replace(/\{,\}/g, ",")
+    .replace(/\\[dtc]frac(?![A-Za-z])/g, "\\frac")
+    .replace(/\\[dt]binom(?![A-Za-z])/g, "\\binom")
+    .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0/g, " ")
+    .replace(/\\%/g, "%")
+    .replace(/\bpercent\b/gi, "%")
+  s = unwrapTextCommands(s)
+  s = s.replace(/\bdegrees?\b/gi, " ")
+  s = stripTrailingUnits(s)
+  s = s
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/(?:\\\\|[.,;:])+$/, "")
+    .trim()
+  return s
+}
+
+/** Text comparison key for answers that do not parse as math: no spaces, no braces, lower case. */
+export const textKey = (raw: string): string => {
+  const cleaned = clean(raw)
+  if (cleaned === null) return raw.trim()
+  const s = cleaned.replace(/[\s{}]/g, "").toLowerCase()
+  const letter = /^\(([a-z])\)$/.exec(s)
+  return letter !== null ? letter[1]! : s
+}

@@ -1,0 +1,214 @@
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { MathAnswer } from "../src/index.js"
+import { cases } from "./fixtures/EquivalenceCases.js"
+
+fc.configureGlobal({ seed: 42, numRuns: 200 })
+
+describe("MathAnswer.equivalent on real-looking pairs", () => {
+  it("has a broad table with many negatives", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(150)
+    expect(cases.filter((k) => !k.equal).length).toBeGreaterThanOrEqual(50)
+  })
+
+  it.each(cases)("$pred vs $gold -> $equal ($note)", ({ pred, gold, equal }) => {
+    expect(MathAnswer.equivalent(pred, gold)).toBe(equal)
+    // Symmetric: the verdict does not depend on which side is the gold.
+    expect(MathAnswer.equivalent(gold, pred)).toBe(equal)
+  })
+})
+
+describe("MathAnswer.extract", () => {
+  const table: ReadonlyArray<readonly [string, string | null]> = [
+    ["The answer is $\\boxed{\\frac{1}{2}}$.", "\\frac{1}{2}"],
+    ["So $x = \\boxed{\\frac{1}{\\sqrt{2}}}$ and we are done.", "\\frac{1}{\\sqrt{2}}"],
+    ["First \\boxed{3}, then correcting: \\boxed{4}.", "4"],
+    ["\\fbox{7}", "7"],
+    ["Hence \\boxed 5", "5"],
+    ["\\boxed{\\{1,2\\}}", "\\{1,2\\}"],
+    ["\\boxed{3} but then \\boxed{4", "3"],
+    ["The final answer is $42$. I hope it is correct.", "42"],
+    ["Final Answer: The final answer is $\\boxed{5}$. I hope it is correct.", "5"],
+    ["**Final Answer:** 12", "12"],
+    ["So the final answer is 7.\nDouble-checking the arithmetic gives the same.", "7"],
+    ["the final answer is 5? Wait, that is wrong. Redo: \\boxed{6}", "6"],
+    ["Answer: 18 apples", "18 apples"],
+    ["**Answer:** $\\frac{3}{4}$", "\\frac{3}{4}"],
+    ["The answer is \\(\\frac{3}{4}\\).", "\\frac{3}{4}"],
+    ["The answer is 5, which is odd.", "5"],
+    ["The answer is $18.50.", "18.50"],
+    ["Natalia sold 48/2 = 24 clips in May.\nAltogether 48+24 = 72 clips.\n#### 72", "72"],
+    ["#### 1,234", "1,234"],
+    ["so 3 + 4 = 7.", "7"],
+    ["We have 1,234,567 people.", "1,234,567"],
+    ["The temperature is -5.", "-5"],
+    ["From 10-3 we get", "3"],
+    ["three quarters, 3/4 of them", "3/4"],
+    ["The point is (1,2)", "2"],
+    ["a share of 12%", "12%"],
+    ["There is no number here.", null],
+    ["", null],
+    ["\\boxed{}", null]
+  ]
+  it.each(table)("%j -> %j", (completion, expected) => {
+    expect(MathAnswer.extract(completion)).toBe(expected)
+  })
+
+  it("reports where the answer came from", () => {
+    expect(MathAnswer.extractWithSource("so \\boxed{2}")?.source).toBe("boxed")
+    expect(MathAnswer.extractWithSource("The final answer is 3.")?.source).toBe("final-answer")
+    expect(MathAnswer.extractWithSource("Answer: 4")?.source).toBe("answer-phrase")
+    expect(MathAnswer.extractWithSource("it is 5")?.source).toBe("last-number")
+  })
+
+  it("searches only the last maxScanChars characters", () => {
+    const text = `\\boxed{1} ${"x".repeat(500)}`
+    expect(MathAnswer.extract(text)).toBe("1")
+    expect(MathAnswer.extract(text, { maxScanChars: 100 })).toBeNull()
+  })
+
+  it("finds a box appended to arbitrary text", () => {
+    const prose = fc.string({ unit: "grapheme-ascii", maxLength: 300 }).filter((s) => !/[\\{}]|answer/i.test(s))
+    fc.assert(
+      fc.property(prose, fc.integer({ min: -1_000_000, max: 1_000_000 }), (text, n) => {
+        expect(MathAnswer.extract(`${text} so the result is \\boxed{${n}}`)).toBe(String(n))
+        expect(MathAnswer.check(`${text} \\boxed{${n}}`, String(n)).correct).toBe(true)
+      })
+    )
+  })
+})
+
+describe("MathAnswer.check", () => {
+  const table: ReadonlyArray<readonly [string, string, boolean]> = [
+    ["Thus the area is $\\boxed{12\\text{ cm}^2}$.", "12", true],
+    ["The final answer is $\\boxed{\\dfrac{1}{2}}$. I hope it is correct.", "0.5", true],
+    ["Therefore $x = \\boxed{-3}$.", "-3", true],
+    ["The answer is 72.", "72", true],
+    ["She has 71.5 left. The answer is 71.5", "72", false],
+    ["#### 1,200", "1200", true],
+    ["so the answer is $\\boxed{(1, 2)}$", "(2, 1)", false],
+    ["\\boxed{[0,1)}", "[0,1]", false],
+    ["We find \\boxed{\\text{(C)}}", "C", true],
+    ["Nothing to see.", "3", false]
+  ]
+  it.each(table)("%j vs %j -> %j", (completion, gold, correct) => {
+    const r = MathAnswer.check(completion, gold)
+    expect(r.correct).toBe(correct)
+  })
+
+  it("explains a missing answer", () => {
+    expect(MathAnswer.check("no digits", "3")).toEqual({ correct: false, extracted: null, reason: "no answer found" })
+  })
+})
+
+describe("MathAnswer.normalize", () => {
+  it.each([
+    ["\\dfrac{2}{4}", "1/2"],
+    ["7,425,000", "7425000"],
+    ["0.50", "1/2"],
+    ["025", "25"],
+    ["\\frac{\\sqrt{2}}{2}", "sqrt(2)/2"],
+    ["\\left( 1, 2 \\right)", "(1, 2)"],
+    ["[0, 1)", "[0, 1)"],
+    ["\\{1,2\\}", "{1, 2}"],
+    ["\\text{Tuesday}", "tuesday"],
+    ["x = 5", "x = 5"],
+    ["50\\%", "50%"]
+  ])("%j -> %j", (input, out) => {
+    expect(MathAnswer.normalize(input)).toBe(out)
+  })
+})
+
+describe("MathAnswer properties", () => {
+  const rational = fc.tuple(fc.integer({ min: -2000, max: 2000 }), fc.integer({ min: 1, max: 60 }))
+  const formats = (p: number, q: number): Array<string> => {
+    const sign = p < 0 ? "-" : ""
+    const a = Math.abs(p)
+    const out = [`\\frac{${p}}{${q}}`, `${p}/${q}`, `${sign}\\dfrac{${a}}{${q}}`, `\\left(\\frac{${p}}{${q}}\\right)`,
+      `$\\frac{${p}}{${q}}$`, `\\boxed{${p}/${q}}`, `\\frac{${2 * p}}{${2 * q}}`]
+    // Terminating decimals (q = 2^i 5^j) also have an exact decimal form.
+    let r = q
+    while (r % 2 === 0) r /= 2
+    while (r % 5 === 0) r /= 5
+    if (r === 1) out.push(String(p / q))
+    if (p % q === 0) out.push(String(p / q), `${p / q}.0`)
+    return out
+  }
+
+  it("is reflexive on formatted numbers", () => {
+    fc.assert(
+      fc.property(rational, ([p, q]) => {
+        for (const s of formats(p, q)) expect(MathAnswer.equivalent(s, s)).toBe(true)
+      })
+    )
+  })
+
+  it("agrees across formatting variants of one value", () => {
+    fc.assert(
+      fc.property(rational, ([p, q]) => {
+        const fs = formats(p, q)
+        for (const a of fs) expect(MathAnswer.equivalent(a, fs[0]!)).toBe(true)
+      })
+    )
+  })
+
+  it("is symmetric on random pairs (equal and unequal)", () => {
+    const small = fc.tuple(fc.integer({ min: -6, max: 6 }), fc.integer({ min: 1, max: 4 }))
+    fc.assert(
+      fc.property(small, small, fc.nat(20), fc.nat(20), ([p1, q1], [p2, q2], i, j) => {
+        const f1 = formats(p1, q1)
+        const f2 = formats(p2, q2)
+        const a = f1[i % f1.length]!
+        const b = f2[j % f2.length]!
+        const ab = MathAnswer.equivalent(a, b)
+        expect(MathAnswer.equivalent(b, a)).toBe(ab)
+        expect(ab).toBe(p1 * q2 === p2 * q1)
+      })
+    )
+  })
+
+  it("formats integers in every accepted way", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1000, max: 99_999_999 }), (n) => {
+        const grouped = n.toLocaleString("en-US")
+        for (const s of [grouped, `\\$${grouped}`, `${n}.00`, `${n} dollars`, `x = ${n}`, `0${n}`, `${n}\\text{ cm}`]) {
+          expect(MathAnswer.equivalent(s, String(n))).toBe(true)
+        }
+        expect(MathAnswer.equivalent(grouped, String(n + 1))).toBe(false)
+      })
+    )
+  })
+
+  it("tells distinct integers apart", () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer(), (a, b) => {
+        expect(MathAnswer.equivalent(String(a), String(b))).toBe(a === b)
+      })
+    )
+  })
+
+  it("never throws on arbitrary text", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400 }), fc.string({ maxLength: 40 }), (a, b) => {
+        expect(typeof MathAnswer.equivalent(a, b)).toBe("boolean")
+        expect(typeof MathAnswer.check(a, b).correct).toBe("boolean")
+        expect(typeof MathAnswer.normalize(a)).toBe("string")
+      })
+    )
+  })
+})
+
+describe("MathAnswer options", () => {
+  it("uses math-verify's 6-decimal rule by default and takes another tolerance", () => {
+    // |3.1416 - pi| = 7.3e-6: above 5e-7, below the 1e-4 relative tolerance of prime_math.
+    expect(MathAnswer.equivalent("3.1416", "\\pi")).toBe(false)
+    expect(MathAnswer.equivalent("3.1416", "\\pi", { tolerance: { absolute: 0, relative: 1e-4 } })).toBe(true)
+    // 1000050 vs 1000000 differs by 5e-5 relative: integers compare exactly whatever the tolerance.
+    expect(MathAnswer.equivalent("1000050", "1000000", { tolerance: { absolute: 0, relative: 1e-4 } })).toBe(false)
+  })
+
+  it("answers false once a comparison exceeds its work budget", () => {
+    expect(MathAnswer.equivalent("10!", "3628800")).toBe(true)
+    expect(MathAnswer.equivalent("10!", "3628800", { budget: 5 })).toBe(false)
+  })
+})
