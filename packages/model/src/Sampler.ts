@@ -40,6 +40,8 @@ export interface SampleOptions {
   readonly rng?: Rng
   /** "inPlace" (default), "concat" (plain-tfjs baseline) or "none" (full forward per token, reference). */
   readonly cache?: "inPlace" | "concat" | "none"
+  /** Attention kernel for the in-place cache (default: the JS one); e.g. a fused engine kernel. */
+  readonly decodeAttention?: KvCache.DecodeAttention
 }
 
 export interface Completion {
@@ -211,7 +213,12 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
     })
     const kind = options.cache ?? "inPlace"
     const source =
-      kind === "none" ? uncachedSource(policy) : cachedSource(policy, (kind === "inPlace" ? KvCache.inPlace : KvCache.concat)(policy.config, B, capacity))
+      kind === "none"
+        ? uncachedSource(policy)
+        : cachedSource(
+            policy,
+            kind === "inPlace" ? KvCache.inPlace(policy.config, B, capacity, options.decodeAttention) : KvCache.concat(policy.config, B, capacity)
+          )
     try {
       const start = Math.min(...prompts.map((p) => p.length))
       let logits = source.start(seqs, start)

@@ -1,0 +1,275 @@
+/**
+ * The model benchmark: training-step tokens/s and decode tokens/s of one GPT, measured for duet's
+ * path and for stock tfjs side by side in one process, alternating rounds so machine noise hits
+ * both alike; medians and the ratio are reported, with peak tensor memory.
+ *
+ * What each variant runs (same weights, same tokens, same seeds):
+ * - train step: forward, `tokenLogprobs`, backward (`tf.variableGrads`), AdamW with clipping, on a
+ *   (batch, seq) block of random tokens; tokens/s = batch * seq / step time.
+ * - decode: `Sampler.sample` of `decodeBatch` rows (default 256) from 8-token prompts to the context
+ *   length, temperature 1, no stop tokens; tokens/s = generated tokens / time. "stock" decodes the
+ *   plain-tfjs way (KV cache grown by `tf.concat`); "duet" with the preallocated in-place cache.
+ * Which kernels are active is up to `setup` (e.g. `Engine.init({ kernels: "stock" | "duet" })`).
+ */
+import { InvalidArgumentError, Rng } from "@duet/core"
+import { tf } from "./internal/Tfjs.js"
+import * as AdamW from "./AdamW.js"
+import * as Gpt from "./Gpt.js"
+import * as Sampler from "./Sampler.js"
+
+export type Variant = "stock" | "duet"
+export type Phase = "train" | "decode"
+
+export interface BenchOptions {
+  /** Residual width (128). */
+  readonly dim: number
+  /** Transformer blocks (4). */
+  readonly layers: number
+  /** Attention heads (4). */
+  readonly heads: number
+  /** Vocabulary (32). */
+  readonly vocab: number
+  /** Training rows (32). */
+  readonly batch: number
+  /** Context length = training row length (64). */
+  readonly seq: number
+  /** Decode rows (256). */
+  readonly decodeBatch: number
+  /** Prompt tokens before decoding to `seq` (8). */
+  readonly promptLength: number
+  /** Timed training steps per variant and round (3), after one warm-up step. */
+  readonly trainSteps: number
+  /** Rounds; each runs every variant once, alternating (3). */
+  readonly rounds: number
+  /** Variants to measure (both). */
+  readonly variants: ReadonlyArray<Variant>
+  /** Skip the decode part. */
+  readonly skipDecode: boolean
+  /** Skip the training part. */
+  readonly skipTrain: boolean
+}
+
+export const defaultOptions: BenchOptions = {
+  dim: 128,
+  layers: 4,
+  heads: 4,
+  vocab: 32,
+  batch: 32,
+  seq: 64,
+  decodeBatch: 256,
+  promptLength: 8,
+  trainSteps: 3,
+  rounds: 3,
+  variants: ["stock", "duet"],
+  skipDecode: false,
+  skipTrain: false
+}
+
+export interface VariantResult {
+  readonly variant: Variant
+  /** What `setup` reported for each phase (backend, matmul path). */
+  readonly engine: Readonly<Record<Phase, string>>
+  readonly trainStepMs?: number
+  readonly trainTokensPerSec?: number
+  readonly decodeMs?: number
+  readonly decodeTokensPerSec?: number
+  /** Peak bytes held by tensors during one training step (tf.profile). */
+  readonly trainPeakTensorBytes?: number
+  /** Peak bytes held by tensors during one decode call (tf.profile), plus an in-place KV cache. */
+  readonly decodePeakBytes?: number
+}
+
+export interface BenchResult {
+  readonly options: BenchOptions
+  readonly parameters: number
+  readonly results: ReadonlyArray<VariantResult>
+  /** duet / stock, when both ran. */
+  readonly speedup?: { readonly train?: number; readonly decode?: number }
+  /** Process peak resident set (MB) at the end. */
+  readonly maxRssMb: number
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** Options from overrides, checked. */
+export const makeOptions = (overrides: Partial<BenchOptions> = {}): BenchOptions => {
+  const o = { ...defaultOptions, ...overrides }
+  for (const f of ["dim", "layers", "heads", "vocab", "batch", "seq", "decodeBatch", "promptLength", "trainSteps", "rounds"] as const) {
+    if (!Number.isInteger(o[f]) || o[f] < 1) throw new InvalidArgumentError(`--${f}`, `must be a positive integer, got ${o[f]}`)
+  }
+  if (o.dim % o.heads !== 0) throw new InvalidArgumentError("--heads", `must divide --dim (${o.dim}), got ${o.heads}`)
+  if (o.promptLength >= o.seq) throw new InvalidArgumentError("--promptLength", `must be < --seq (${o.seq}), got ${o.promptLength}`)
+  if (o.vocab < 2) throw new InvalidArgumentError("--vocab", `must be >= 2, got ${o.vocab}`)
+  return o
+}
+
+const flagNames: Record<string, keyof BenchOptions> = {
+  "--dim": "dim",
+  "--layers": "layers",
+  "--heads": "heads",
+  "--vocab": "vocab",
+  "--batch": "batch",
+  "--seq": "seq",
+  "--decode-batch": "decodeBatch",
+  "--prompt-length": "promptLength",
+  "--train-steps": "trainSteps",
+  "--rounds": "rounds"
+}
+
+/**
+ * Parses `--dim N --layers N --heads N --vocab N --batch N --seq N --decode-batch N
+ * --prompt-length N --train-steps N --rounds N --only stock|duet --no-decode --no-train --json`.
+ */
+export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions; json: boolean } => {
+  const o: { -readonly [K in keyof BenchOptions]?: BenchOptions[K] } = {}
+  let json = false
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
+    if (flag === "--json") json = true
+    else if (flag === "--no-decode") o.skipDecode = true
+    else if (flag === "--no-train") o.skipTrain = true
+    else if (flag === "--only") {
+      const v = inline ?? argv[++i]
+      if (v !== "stock" && v !== "duet") throw new InvalidArgumentError("--only", `must be stock or duet, got ${String(v)}`)
+      o.variants = [v]
+    } else if (flag in flagNames) {
+      const raw = inline ?? argv[++i]
+      const n = Number(raw)
+      if (raw === undefined || !Number.isInteger(n)) throw new InvalidArgumentError(flag, `needs an integer, got ${String(raw)}`)
+      ;(o as Record<string, number>)[flagNames[flag]!] = n
+    } else throw new InvalidArgumentError(flag, "unknown flag")
+  }
+  return { options: makeOptions(o), json }
+}
+
+const kvCacheBytes = (c: Gpt.GptConfig, batch: number): number => 2 * c.nLayer * batch * c.blockSize * c.nEmbd * 4
+
+/**
+ * Runs the benchmark. `setup(variant, phase)` activates that variant's kernels for the phase (e.g.
+ * fewer BLAS threads for decode) and returns a description of them; it runs before every
+ * measurement.
+ */
+export const run = async (
+  options: Partial<BenchOptions>,
+  setup: (variant: Variant, phase: Phase) => Promise<string>,
+  log: (line: string) => void = () => {}
+): Promise<BenchResult> => {
+  const o = makeOptions(options)
+  const config = Gpt.makeConfig({ vocabSize: o.vocab, blockSize: o.seq, nLayer: o.layers, nHead: o.heads, nEmbd: o.dim })
+  const rng = Rng.seeded(1234)
+  const tokens = Int32Array.from({ length: o.batch * (o.seq + 1) }, () => rng.int(o.vocab))
+  const inputs = new Int32Array(o.batch * o.seq)
+  const targets = new Int32Array(o.batch * o.seq)
+  for (let b = 0; b < o.batch; b++) {
+    inputs.set(tokens.subarray(b * (o.seq + 1), b * (o.seq + 1) + o.seq), b * o.seq)
+    targets.set(tokens.subarray(b * (o.seq + 1) + 1, (b + 1) * (o.seq + 1)), b * o.seq)
+  }
+  const prompts = Array.from({ length: o.decodeBatch }, () => Int32Array.from({ length: o.promptLength }, () => rng.int(o.vocab)))
+  const samples = new Map<Variant, { engine: Record<Phase, string>; train: number[]; decode: number[]; trainPeak?: number; decodePeak?: number }>()
+  for (const v of o.variants) samples.set(v, { engine: { train: "", decode: "" }, train: [], decode: [] })
+
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 === 0 ? o.variants : [...o.variants].reverse()
+    for (const v of order) {
+      const s = samples.get(v)!
+      const policy = Gpt.init(config, 7)
+      try {
+        if (!o.skipTrain) {
+          s.engine.train = await setup(v, "train")
+          const opt = AdamW.makeConfig({ lr: 1e-4 })
+          const state = AdamW.init(policy.params)
+          const x = tf.tensor2d(inputs, [o.batch, o.seq], "int32")
+          const y = tf.tensor2d(targets, [o.batch, o.seq], "int32")
+          const step = () => {
+            const { value, grads } = policy.lossAndGrads(() => tf.neg(tf.mean(policy.tokenLogprobs(x, y))) as tf.Scalar)
+            AdamW.apply(policy.params, grads, state, opt)
+            value.dataSync()
+            tf.dispose([value, ...grads.values()])
+          }
+          step() // warm-up: kernel setup, wasm heap growth
+          if (round === 0) s.trainPeak = (await tf.profile(step)).peakBytes
+          for (let i = 0; i < o.trainSteps; i++) {
+            const t0 = performance.now()
+            step()
+            s.train.push(performance.now() - t0)
+          }
+          log(`round ${round + 1} ${v}: train step ${median(s.train.slice(-o.trainSteps)).toFixed(1)} ms`)
+          tf.dispose([x, y])
+          AdamW.dispose(state)
+        }
+        if (!o.skipDecode) {
+          s.engine.decode = await setup(v, "decode")
+          const cache = v === "stock" ? "concat" : "inPlace"
+          const decode = () => Sampler.sample(policy, prompts, { maxTokens: o.seq - o.promptLength, seed: round, cache })
+          if (round === 0) {
+            const profile = await tf.profile(() => {
+              decode()
+            })
+            s.decodePeak = profile.peakBytes + (cache === "inPlace" ? kvCacheBytes(config, o.decodeBatch) : 0)
+          }
+          const t0 = performance.now()
+          decode()
+          s.decode.push(performance.now() - t0)
+          log(`round ${round + 1} ${v}: decode ${s.decode.at(-1)!.toFixed(0)} ms`)
+        }
+      } finally {
+        policy.dispose()
+      }
+    }
+  }
+
+  const generated = o.decodeBatch * (o.seq - o.promptLength)
+  const results: VariantResult[] = o.variants.map((v) => {
+    const s = samples.get(v)!
+    const train = s.train.length > 0 ? median(s.train) : undefined
+    const decode = s.decode.length > 0 ? median(s.decode) : undefined
+    return {
+      variant: v,
+      engine: s.engine,
+      ...(train === undefined ? {} : { trainStepMs: train, trainTokensPerSec: (o.batch * o.seq * 1000) / train }),
+      ...(decode === undefined ? {} : { decodeMs: decode, decodeTokensPerSec: (generated * 1000) / decode }),
+      ...(s.trainPeak === undefined ? {} : { trainPeakTensorBytes: s.trainPeak }),
+      ...(s.decodePeak === undefined ? {} : { decodePeakBytes: s.decodePeak })
+    }
+  })
+  const stock = results.find((r) => r.variant === "stock")
+  const duet = results.find((r) => r.variant === "duet")
+  const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a / b : undefined)
+  const train = ratio(duet?.trainTokensPerSec, stock?.trainTokensPerSec)
+  const decode = ratio(duet?.decodeTokensPerSec, stock?.decodeTokensPerSec)
+  return {
+    options: o,
+    parameters: Gpt.parameterCount(config),
+    results,
+    ...(stock && duet ? { speedup: { ...(train === undefined ? {} : { train }), ...(decode === undefined ? {} : { decode }) } } : {}),
+    maxRssMb: process.resourceUsage().maxRSS / 1024
+  }
+}
+
+/** A human-readable table of a result. */
+export const format = (r: BenchResult): string => {
+  const o = r.options
+  const mb = (b?: number) => (b === undefined ? "-" : `${(b / 2 ** 20).toFixed(1)} MB`)
+  const num = (x?: number, d = 0) => (x === undefined ? "-" : x.toFixed(d))
+  const lines = [
+    `GPT ${(r.parameters / 1e6).toFixed(2)}M params (dim ${o.dim}, layers ${o.layers}, heads ${o.heads}, vocab ${o.vocab}); train batch ${o.batch} x seq ${o.seq}; decode batch ${o.decodeBatch}, ${o.promptLength} -> ${o.seq} tokens; medians of ${o.rounds} rounds`,
+    `variant  train ms/step  train tok/s  decode tok/s  train peak   decode peak`
+  ]
+  for (const v of r.results) {
+    lines.push(
+      `${v.variant.padEnd(8)} ${num(v.trainStepMs, 1).padStart(13)} ${num(v.trainTokensPerSec).padStart(12)} ${num(v.decodeTokensPerSec).padStart(13)}  ${mb(v.trainPeakTensorBytes).padStart(9)}  ${mb(v.decodePeakBytes).padStart(11)}`
+    )
+  }
+  if (r.speedup) lines.push(`duet / stock: train ${num(r.speedup.train, 2)}x, decode ${num(r.speedup.decode, 2)}x`)
+  for (const v of r.results) {
+    if (v.engine.train === v.engine.decode || v.engine.decode === "") lines.push(`  ${v.variant}: ${v.engine.train}`)
+    else lines.push(`  ${v.variant} train: ${v.engine.train}`, `  ${v.variant} decode: ${v.engine.decode}`)
+  }
+  lines.push(`process peak RSS ${r.maxRssMb.toFixed(0)} MB`)
+  return lines.join("\n")
+}

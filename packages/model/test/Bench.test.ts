@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest"
+import * as Bench from "../src/Bench.js"
+import "./backend.js"
+
+describe("Bench", () => {
+  it("parses the documented flags", () => {
+    const { options, json } = Bench.parseArgs(["--dim", "64", "--layers=2", "--heads", "2", "--vocab", "40", "--batch", "8", "--seq", "32", "--json", "--only", "duet", "--no-decode"])
+    expect(json).toBe(true)
+    expect(options).toMatchObject({ dim: 64, layers: 2, heads: 2, vocab: 40, batch: 8, seq: 32, variants: ["duet"], skipDecode: true })
+    expect(() => Bench.parseArgs(["--dim", "x"])).toThrow(/--dim/)
+    expect(() => Bench.parseArgs(["--dim", "30", "--heads", "4"])).toThrow(/--heads/)
+    expect(() => Bench.parseArgs(["--fast"])).toThrow(/--fast: unknown flag/)
+  })
+
+  it("measures both variants on a tiny model and reports tokens/s, ratios and memory", async () => {
+    const calls: string[] = []
+    const r = await Bench.run(
+      { dim: 16, layers: 1, heads: 2, vocab: 8, batch: 2, seq: 8, decodeBatch: 3, promptLength: 2, trainSteps: 1, rounds: 2 },
+      async (v, phase) => {
+        calls.push(`${v}/${phase}`)
+        return `test ${v}`
+      }
+    )
+    expect(calls).toEqual(["stock/train", "stock/decode", "duet/train", "duet/decode", "duet/train", "duet/decode", "stock/train", "stock/decode"])
+    expect(r.results.map((x) => x.variant)).toEqual(["stock", "duet"])
+    for (const x of r.results) {
+      expect(x.trainTokensPerSec).toBeGreaterThan(0)
+      expect(x.decodeTokensPerSec).toBeGreaterThan(0)
+      expect(x.trainPeakTensorBytes).toBeGreaterThan(0)
+      expect(x.trainTokensPerSec).toBeCloseTo((2 * 8 * 1000) / x.trainStepMs!, 6)
+      expect(x.decodeTokensPerSec).toBeCloseTo((3 * 6 * 1000) / x.decodeMs!, 6)
+    }
+    expect(r.speedup!.train).toBeCloseTo(r.results[1]!.trainTokensPerSec! / r.results[0]!.trainTokensPerSec!, 9)
+    expect(JSON.parse(JSON.stringify(r)).parameters).toBe(r.parameters)
+    expect(Bench.format(r)).toMatch(/duet \/ stock: train/)
+  })
+})
