@@ -21,7 +21,7 @@ import { InvalidArgumentError, Rng } from "@duet/core"
 import type { Rollout } from "@duet/core"
 import { tf } from "./internal/Tfjs.js"
 import * as KvCache from "./KvCache.js"
-import type { Policy } from "./Gpt.js"
+import type { GptConfig, Policy } from "./Gpt.js"
 
 export interface SampleOptions {
   /** Most tokens to generate per row (>= 0). */
@@ -38,8 +38,11 @@ export interface SampleOptions {
   readonly seed?: number
   /** Generator to draw from (advanced by one split per call); give this or `seed`. */
   readonly rng?: Rng
-  /** "inPlace" (default), "concat" (plain-tfjs baseline) or "none" (full forward per token, reference). */
-  readonly cache?: "inPlace" | "concat" | "none"
+  /**
+   * "inPlace" (default), "concat" (plain-tfjs baseline), "none" (full forward per token, the
+   * reference), or a factory of any `KvCache` (e.g. the engine's fused one).
+   */
+  readonly cache?: "inPlace" | "concat" | "none" | ((config: GptConfig, batch: number, capacity: number) => KvCache.KvCache)
   /** Attention kernel for the in-place cache (default: the JS one); e.g. a fused engine kernel. */
   readonly decodeAttention?: KvCache.DecodeAttention
 }
@@ -217,7 +220,11 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
         ? uncachedSource(policy)
         : cachedSource(
             policy,
-            kind === "inPlace" ? KvCache.inPlace(policy.config, B, capacity, options.decodeAttention) : KvCache.concat(policy.config, B, capacity)
+            kind === "inPlace"
+              ? KvCache.inPlace(policy.config, B, capacity, options.decodeAttention)
+              : kind === "concat"
+                ? KvCache.concat(policy.config, B, capacity)
+                : kind(policy.config, B, capacity)
           )
     try {
       const start = Math.min(...prompts.map((p) => p.length))

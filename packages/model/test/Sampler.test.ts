@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError, Rng } from "@duet/core"
+import * as KvCache from "../src/KvCache.js"
 import * as Sampler from "../src/Sampler.js"
 import "./backend.js"
 import { randomPolicy, randomTokens, tinyConfig, weightsOf } from "./helpers.js"
@@ -50,7 +51,8 @@ describe("Sampler.sample", () => {
         (seed, temperature, topK, topP) => {
           const opts = { maxTokens: 8, temperature, topK, topP, stopTokens: [2], seed }
           const ref = Sampler.sample(policy, prompts, { ...opts, cache: "none" })
-          for (const cache of ["inPlace", "concat"] as const) {
+          const factory = (c: typeof tinyConfig, b: number, cap: number) => KvCache.inPlace(c, b, cap)
+          for (const cache of ["inPlace", "concat", factory] as const) {
             const got = Sampler.sample(policy, prompts, { ...opts, cache })
             got.forEach((g, i) => {
               expect(Array.from(g.tokens)).toEqual(Array.from(ref[i]!.tokens))

@@ -1,8 +1,7 @@
-/** Test backend: stock tfjs-wasm (the engine's kernels are tested in @duet/engine). Import first. */
-import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-wasm"
+/**
+ * Test backend: wasm with duet's kernels (OpenBLAS when the addon is built, else the JS matmul), as
+ * users run it. Import first. The kernels themselves are tested against stock in @duet/engine.
+ */
+import { Engine } from "@duet/engine"
 
-await tf.setBackend("wasm")
-await tf.ready()
-
-export const backend = tf.getBackend()
+export const engine = await Engine.init({ backend: "wasm" })

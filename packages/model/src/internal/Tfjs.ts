@@ -4,9 +4,9 @@
  * `@duet/engine`'s `tf` (one tfjs instance for the whole repo) and its fused kernels is a change to
  * this file only.
  */
-// The union package, not bare tfjs-core: in Node only its bundle registers the gradients (tfjs-core's
-// node build has none), and @duet/engine builds on the same instance.
-import * as tf from "@tensorflow/tfjs"
+// One tfjs instance for the repo: @duet/engine's (the @tensorflow/tfjs union bundle, which in Node is
+// what registers the gradients; tfjs-core's node build has none).
+import { tf } from "@duet/engine"
 
 export { tf }
 
