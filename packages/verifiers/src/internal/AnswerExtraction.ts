@@ -103,7 +103,9 @@ export const lastNumber = (s: string): string | null => {
   const numeric = (ch: string | undefined) => isDigit(ch) || ch === "," || ch === "." || ch === "/"
   while (i - 1 >= floor && numeric(s[i - 1])) i--
   // A digit run longer than the window is no answer anyone writes: read nothing rather than a piece.
-  if (i === floor && isDigit(s[i - 1])) return null
+  let run = end - 1
+  while (run >= floor && isDigit(s[run])) run--
+  if (run < floor && isDigit(s[floor - 1])) return null
   const window = s.slice(i, end)
   // Longest valid number suffix of the window: thousands-grouped, plain, or a fraction.
   const m = /(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:\/\d+)?$/.exec(window)
