@@ -151,6 +151,267 @@ Napi::Value SgemmOffsets(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Fused elementwise / row kernels. Written as plain loops the compiler vectorises: the addon is
+// built on the machine that runs it, with -march=native (scripts/build-addon.mjs), and with
+// -fno-trapping-math so the clamps and selects if-convert into vector blends.
+#define DUET_CLONES
+
+// exp(x) for float, vectorisable: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then
+// exp(r) by the Cephes expf polynomial (degree 6; relative error < 2^-22 on the reduced range),
+// times 2^k built in the exponent bits. Inputs clamped to [-87.3, 88.3] (no inf, no denormals).
+static inline float ExpF(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  const float kf = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round to nearest
+  float r = x - kf * 0.693359375f;
+  r = r + kf * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(kf) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// GELU as y = x * sigmoid(a(x)):
+//   form 0 (sigmoid): a = 1.702 x                         (Hendrycks & Gimpel 2016, sec. 2)
+//   form 1 (tanh):    a = 2 sqrt(2/pi) (x + 0.044715 x^3)  (the same paper; 0.5 (1 + tanh z) = sigmoid(2 z))
+// dy/dx = s + x s (1 - s) a'(x), s = sigmoid(a(x)).
+constexpr float kSig = 1.702f;
+constexpr float kTanh2 = 1.5957691216057308f;  // 2 sqrt(2/pi)
+constexpr float kCubic = 0.044715f;
+
+DUET_CLONES static void GeluLoop(const float* x, float* y, int64_t n, int form) {
+  if (form == 0) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + ExpF(-kSig * x[i]));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      y[i] = v / (1.0f + ExpF(-kTanh2 * (v + kCubic * v * v * v)));
+    }
+  }
+}
+
+DUET_CLONES static void GeluGradLoop(const float* dy, const float* x, float* dx, int64_t n, int form) {
+  if (form == 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const float s = 1.0f / (1.0f + ExpF(-kSig * v));
+      dx[i] = dy[i] * (s + v * s * (1.0f - s) * kSig);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      const float s = 1.0f / (1.0f + ExpF(-kTanh2 * (v + kCubic * v * v * v)));
+      dx[i] = dy[i] * (s + v * s * (1.0f - s) * kTanh2 * (1.0f + 3.0f * kCubic * v * v));
+    }
+  }
+}
+
+// gelu(heap, xOff, yOff, n, form)
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t xo = Int(info, 1), yo = Int(info, 2), n = Int(info, 3);
+  int form = static_cast<int>(Int(info, 4));
+  CheckRange(env, h, xo, n, "x");
+  CheckRange(env, h, yo, n, "y");
+  GeluLoop(h.data + xo, h.data + yo, n, form);
+  return env.Undefined();
+}
+
+// geluGrad(heap, dyOff, xOff, dxOff, n, form)
+Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t dyo = Int(info, 1), xo = Int(info, 2), dxo = Int(info, 3), n = Int(info, 4);
+  int form = static_cast<int>(Int(info, 5));
+  CheckRange(env, h, dyo, n, "dy");
+  CheckRange(env, h, xo, n, "x");
+  CheckRange(env, h, dxo, n, "dx");
+  GeluGradLoop(h.data + dyo, h.data + xo, h.data + dxo, n, form);
+  return env.Undefined();
+}
+
+// LayerNorm over the last axis (Ba et al. 2016), biased variance as torch.nn.LayerNorm:
+//   y = (x - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps).
+// Row statistics in double. Backward (per row, xhat = (x - mean) rstd, g = dy * gamma):
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dgamma = sum_rows dy xhat,  dbeta = sum_rows dy.
+DUET_CLONES static void LayerNormRows(const float* x, const float* gamma, const float* beta, float* y, int64_t rows,
+                                      int64_t cols, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+    const double mean = sum / cols;
+    double sq = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = xr[c] - mean;
+      sq += d * d;
+    }
+    const float rstd = static_cast<float>(1.0 / std::sqrt(sq / cols + eps));
+    const float m = static_cast<float>(mean);
+    if (beta != nullptr) {
+      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rstd * gamma[c] + beta[c];
+    } else {
+      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rstd * gamma[c];
+    }
+  }
+}
+
+DUET_CLONES static void LayerNormGradRows(const float* dy, const float* x, const float* gamma, float* dx, double* dg,
+                                          double* db, int64_t rows, int64_t cols, float eps, float* scratch) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+    const double mean = sum / cols;
+    double sq = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = xr[c] - mean;
+      sq += d * d;
+    }
+    const float rstd = static_cast<float>(1.0 / std::sqrt(sq / cols + eps));
+    const float m = static_cast<float>(mean);
+    double sg = 0, sgx = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float xhat = (xr[c] - m) * rstd;
+      const float g = dyr[c] * gamma[c];
+      scratch[c] = xhat;
+      sg += g;
+      sgx += static_cast<double>(g) * xhat;
+      dg[c] += static_cast<double>(dyr[c]) * xhat;
+      db[c] += dyr[c];
+    }
+    const float mg = static_cast<float>(sg / cols), mgx = static_cast<float>(sgx / cols);
+    for (int64_t c = 0; c < cols; ++c) dxr[c] = rstd * (dyr[c] * gamma[c] - mg - scratch[c] * mgx);
+  }
+}
+
+// layerNorm(heap, xOff, gammaOff, betaOff (-1: none), yOff, rows, cols, eps)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t xo = Int(info, 1), go = Int(info, 2), bo = Int(info, 3), yo = Int(info, 4);
+  int64_t rows = Int(info, 5), cols = Int(info, 6);
+  float eps = static_cast<float>(Num(info, 7));
+  if (rows < 0 || cols <= 0) throw Napi::RangeError::New(env, "duet_blas.layerNorm: bad shape");
+  CheckRange(env, h, xo, rows * cols, "x");
+  CheckRange(env, h, yo, rows * cols, "y");
+  CheckRange(env, h, go, cols, "gamma");
+  if (bo >= 0) CheckRange(env, h, bo, cols, "beta");
+  LayerNormRows(h.data + xo, h.data + go, bo >= 0 ? h.data + bo : nullptr, h.data + yo, rows, cols, eps);
+  return env.Undefined();
+}
+
+// layerNormGrad(heap, dyOff, xOff, gammaOff, dxOff, dgammaOff, dbetaOff, rows, cols, eps)
+Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t dyo = Int(info, 1), xo = Int(info, 2), go = Int(info, 3), dxo = Int(info, 4), dgo = Int(info, 5),
+          dbo = Int(info, 6);
+  int64_t rows = Int(info, 7), cols = Int(info, 8);
+  float eps = static_cast<float>(Num(info, 9));
+  if (rows < 0 || cols <= 0) throw Napi::RangeError::New(env, "duet_blas.layerNormGrad: bad shape");
+  CheckRange(env, h, dyo, rows * cols, "dy");
+  CheckRange(env, h, xo, rows * cols, "x");
+  CheckRange(env, h, dxo, rows * cols, "dx");
+  CheckRange(env, h, go, cols, "gamma");
+  CheckRange(env, h, dgo, cols, "dgamma");
+  CheckRange(env, h, dbo, cols, "dbeta");
+  std::vector<double> dg(cols, 0.0), db(cols, 0.0);
+  std::vector<float> scratch(cols);
+  LayerNormGradRows(h.data + dyo, h.data + xo, h.data + go, h.data + dxo, dg.data(), db.data(), rows, cols, eps,
+                    scratch.data());
+  for (int64_t c = 0; c < cols; ++c) {
+    h.data[dgo + c] = static_cast<float>(dg[c]);
+    h.data[dbo + c] = static_cast<float>(db[c]);
+  }
+  return env.Undefined();
+}
+
+// One decode step of attention over a preallocated KV cache (Vaswani et al. 2017, eq. 1):
+// for each of N rows (cache row rows[i]) and head h, store k, v at `position`, then
+//   out = softmax(scale * q K[0..position]^T) V[0..position].
+// q, k, v, out are (N, H*hd) on the heap; the caches are (B, H, capacity, hd) Float32Arrays.
+DUET_CLONES static void DecodeAttentionLoop(const float* q, const float* k, const float* v, float* out,
+                                            const int32_t* rows, int64_t n, int64_t position, float* kc, float* vc,
+                                            int64_t H, int64_t cap, int64_t hd, float scale, float* scores) {
+  const int64_t C = H * hd;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t b = rows[i];
+    for (int64_t hh = 0; hh < H; ++hh) {
+      float* K = kc + (b * H + hh) * cap * hd;
+      float* V = vc + (b * H + hh) * cap * hd;
+      const float* qi = q + i * C + hh * hd;
+      std::memcpy(K + position * hd, k + i * C + hh * hd, hd * sizeof(float));
+      std::memcpy(V + position * hd, v + i * C + hh * hd, hd * sizeof(float));
+      float mx = -3.4e38f;
+      for (int64_t t = 0; t <= position; ++t) {
+        float s = 0;
+        for (int64_t d = 0; d < hd; ++d) s += qi[d] * K[t * hd + d];
+        s *= scale;
+        scores[t] = s;
+        mx = s > mx ? s : mx;
+      }
+      float total = 0;
+      for (int64_t t = 0; t <= position; ++t) {
+        scores[t] = ExpF(scores[t] - mx);
+        total += scores[t];
+      }
+      const float inv = 1.0f / total;
+      float* o = out + i * C + hh * hd;
+      for (int64_t d = 0; d < hd; ++d) o[d] = 0;
+      for (int64_t t = 0; t <= position; ++t) {
+        const float p = scores[t] * inv;
+        for (int64_t d = 0; d < hd; ++d) o[d] += p * V[t * hd + d];
+      }
+    }
+  }
+}
+
+// decodeAttention(heap, qOff, kOff, vOff, outOff, rows Int32Array, position, kCache, vCache,
+//                 batch, H, capacity, hd, scale)
+Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 14) throw Napi::TypeError::New(env, "duet_blas.decodeAttention: expected 14 arguments");
+  Heap h = GetHeap(info[0]);
+  int64_t qo = Int(info, 1), ko = Int(info, 2), vo = Int(info, 3), oo = Int(info, 4);
+  Napi::Int32Array rows = info[5].As<Napi::Int32Array>();
+  int64_t position = Int(info, 6);
+  Napi::Float32Array kc = info[7].As<Napi::Float32Array>();
+  Napi::Float32Array vc = info[8].As<Napi::Float32Array>();
+  int64_t batch = Int(info, 9), H = Int(info, 10), cap = Int(info, 11), hd = Int(info, 12);
+  float scale = static_cast<float>(Num(info, 13));
+  const int64_t n = static_cast<int64_t>(rows.ElementLength());
+  const int64_t C = H * hd;
+  if (position < 0 || position >= cap) throw Napi::RangeError::New(env, "duet_blas.decodeAttention: position outside the cache");
+  if (static_cast<int64_t>(kc.ElementLength()) != batch * H * cap * hd ||
+      static_cast<int64_t>(vc.ElementLength()) != batch * H * cap * hd) {
+    throw Napi::RangeError::New(env, "duet_blas.decodeAttention: cache size mismatch");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (rows[i] < 0 || rows[i] >= batch) throw Napi::RangeError::New(env, "duet_blas.decodeAttention: row outside the batch");
+  }
+  CheckRange(env, h, qo, n * C, "q");
+  CheckRange(env, h, ko, n * C, "k");
+  CheckRange(env, h, vo, n * C, "v");
+  CheckRange(env, h, oo, n * C, "out");
+  std::vector<float> scores(position + 1);
+  DecodeAttentionLoop(h.data + qo, h.data + ko, h.data + vo, h.data + oo, rows.Data(), n, position, kc.Data(), vc.Data(),
+                      H, cap, hd, scale, scores.data());
+  return env.Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = static_cast<int>(Int(info, 0));
   if (n < 1) throw Napi::RangeError::New(info.Env(), "duet_blas.setThreads: threads must be >= 1");
@@ -169,6 +430,11 @@ Napi::Value Config(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("sgemmOffsets", Napi::Function::New(env, SgemmOffsets));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("config", Napi::Function::New(env, Config));

@@ -8,6 +8,8 @@
 //   DUET_BLAS_BUILD=0   skip the build
 //   CXX                 compiler (default: c++, then g++, then clang++)
 //   OPENBLAS_DIR        prefix of a non-system OpenBLAS (uses its include/ and lib/)
+//   DUET_BLAS_MARCH     -march for duet's own fused loops (default "native": the addon is built
+//                       on the machine that runs it; set e.g. "x86-64-v2" for a portable build)
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -56,14 +58,18 @@ try {
 
   mkdirSync(outDir, { recursive: true })
   const tmp = path.join(outDir, `duet_blas.${process.pid}.tmp.node`)
+  const march = process.env.DUET_BLAS_MARCH ?? "native"
   const args = [
-    "-O3", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden",
+    "-O3", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-fno-trapping-math", "-fno-math-errno",
     "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     `-I${nodeInclude}`, `-I${napiInclude}`,
     path.join(root, "native", "duet_blas.cc"),
     "-o", tmp, ...blasFlags, "-lopenblas", ...platformFlags
   ]
-  const cc = spawnSync(cxx, args, { encoding: "utf8" })
+  let cc = spawnSync(cxx, [`-march=${march}`, ...args], { encoding: "utf8" })
+  if (cc.status !== 0 && !/lopenblas|cannot find -l/i.test(cc.stderr ?? "")) {
+    cc = spawnSync(cxx, args, { encoding: "utf8" }) // a compiler without that -march
+  }
   if (cc.status !== 0) {
     rmSync(tmp, { force: true })
     const err = `${cc.stderr ?? ""}${cc.error ? String(cc.error) : ""}`

@@ -1,5 +1,211 @@
-/** Fused kernels behind `Ops` (filled in below as they land). */
-import type { KernelFunc } from "@tensorflow/tfjs"
+/**
+ * Fused kernels behind `Ops`, registered for wasm, and their gradients:
+ * - DuetGelu / DuetGeluGrad (OpenBLAS addon only: the loops need native exp to beat the stock
+ *   sigmoid; without it `Ops.gelu` composes stock ops).
+ * - DuetLayerNorm / DuetLayerNormGrad: native loops with the addon, JS loops on the heap without.
+ * Formulas are stated in native/duet_blas.cc and in Ops.ts.
+ */
+import * as tf from "@tensorflow/tfjs"
+import type { GradConfig, KernelFunc, NamedAttrMap, Tensor, TensorInfo } from "@tensorflow/tfjs"
 import type { NativeAddon } from "./NativeAddon.js"
+import { heapF32, offsetOf, sizeOf, type WasmBackend } from "./WasmBackend.js"
 
-export const fusedKernels = (_addon: NativeAddon | undefined): Array<{ name: string; kernelFunc: KernelFunc }> => []
+export const GELU = "DuetGelu"
+export const GELU_GRAD = "DuetGeluGrad"
+export const LAYER_NORM = "DuetLayerNorm"
+export const LAYER_NORM_GRAD = "DuetLayerNormGrad"
+
+/** GELU forms as the addon numbers them. */
+export const geluForms = { sigmoid: 0, tanh: 1 } as const
+
+interface Args<I> {
+  inputs: I
+  backend: WasmBackend
+  attrs: NamedAttrMap
+}
+
+const requireF32 = (kernel: string, ts: Record<string, TensorInfo | undefined>): void => {
+  for (const [name, t] of Object.entries(ts)) {
+    if (t !== undefined && t.dtype !== "float32") throw new Error(`${kernel}: ${name} must be float32, got ${t.dtype}`)
+  }
+}
+
+const heapBuffer = (backend: WasmBackend): ArrayBuffer => heapF32(backend).buffer as ArrayBuffer
+
+const geluKernel =
+  (addon: NativeAddon): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ x: TensorInfo }>
+    requireF32(GELU, inputs)
+    const out = backend.makeOutput(inputs.x.shape, "float32")
+    const n = sizeOf(inputs.x.shape)
+    if (n > 0) addon.gelu(heapBuffer(backend), offsetOf(backend, inputs.x), offsetOf(backend, out), n, attrs.form as number)
+    return out
+  }
+
+const geluGradKernel =
+  (addon: NativeAddon): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ dy: TensorInfo; x: TensorInfo }>
+    requireF32(GELU_GRAD, inputs)
+    const out = backend.makeOutput(inputs.x.shape, "float32")
+    const n = sizeOf(inputs.x.shape)
+    if (n > 0) {
+      addon.geluGrad(heapBuffer(backend), offsetOf(backend, inputs.dy), offsetOf(backend, inputs.x), offsetOf(backend, out), n, attrs.form as number)
+    }
+    return out
+  }
+
+type LnInputs = { x: TensorInfo; gamma: TensorInfo; beta?: TensorInfo }
+
+const lnShape = (kernel: string, x: TensorInfo, gamma: TensorInfo): { rows: number; cols: number } => {
+  const cols = x.shape[x.shape.length - 1] ?? 1
+  if (gamma.shape.length !== 1 || gamma.shape[0] !== cols) {
+    throw new Error(`${kernel}: gamma shape [${gamma.shape}] must be [${cols}] (the last axis of x [${x.shape}])`)
+  }
+  return { rows: cols === 0 ? 0 : sizeOf(x.shape) / cols, cols }
+}
+
+/** LayerNorm rows in JS on the heap (row statistics in float64, as the native loop). */
+const layerNormJs = (h: Float32Array, xo: number, go: number, bo: number, yo: number, rows: number, cols: number, eps: number): void => {
+  for (let r = 0; r < rows; r++) {
+    const x0 = xo + r * cols
+    const y0 = yo + r * cols
+    let sum = 0
+    for (let c = 0; c < cols; c++) sum += h[x0 + c]!
+    const mean = sum / cols
+    let sq = 0
+    for (let c = 0; c < cols; c++) {
+      const d = h[x0 + c]! - mean
+      sq += d * d
+    }
+    const rstd = 1 / Math.sqrt(sq / cols + eps)
+    for (let c = 0; c < cols; c++) h[y0 + c] = (h[x0 + c]! - mean) * rstd * h[go + c]! + (bo >= 0 ? h[bo + c]! : 0)
+  }
+}
+
+const layerNormGradJs = (
+  h: Float32Array,
+  dyo: number,
+  xo: number,
+  go: number,
+  dxo: number,
+  dgo: number,
+  dbo: number,
+  rows: number,
+  cols: number,
+  eps: number
+): void => {
+  const dg = new Float64Array(cols)
+  const db = new Float64Array(cols)
+  const xhat = new Float64Array(cols)
+  for (let r = 0; r < rows; r++) {
+    const x0 = xo + r * cols
+    const d0 = dyo + r * cols
+    let sum = 0
+    for (let c = 0; c < cols; c++) sum += h[x0 + c]!
+    const mean = sum / cols
+    let sq = 0
+    for (let c = 0; c < cols; c++) {
+      const d = h[x0 + c]! - mean
+      sq += d * d
+    }
+    const rstd = 1 / Math.sqrt(sq / cols + eps)
+    let sg = 0
+    let sgx = 0
+    for (let c = 0; c < cols; c++) {
+      const xh = (h[x0 + c]! - mean) * rstd
+      const dy = h[d0 + c]!
+      const g = dy * h[go + c]!
+      xhat[c] = xh
+      sg += g
+      sgx += g * xh
+      dg[c]! += dy * xh
+      db[c]! += dy
+    }
+    const mg = sg / cols
+    const mgx = sgx / cols
+    const dx0 = dxo + r * cols
+    for (let c = 0; c < cols; c++) h[dx0 + c] = rstd * (h[d0 + c]! * h[go + c]! - mg - xhat[c]! * mgx)
+  }
+  for (let c = 0; c < cols; c++) {
+    h[dgo + c] = dg[c]!
+    h[dbo + c] = db[c]!
+  }
+}
+
+const layerNormKernel =
+  (addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<LnInputs>
+    const { x, gamma, beta } = inputs
+    requireF32(LAYER_NORM, { x, gamma, beta })
+    const { rows, cols } = lnShape(LAYER_NORM, x, gamma)
+    if (beta !== undefined && (beta.shape.length !== 1 || beta.shape[0] !== cols)) {
+      throw new Error(`${LAYER_NORM}: beta shape [${beta.shape}] must be [${cols}]`)
+    }
+    const out = backend.makeOutput(x.shape, "float32")
+    if (rows === 0) return out
+    const eps = attrs.eps as number
+    const xo = offsetOf(backend, x)
+    const go = offsetOf(backend, gamma)
+    const bo = beta === undefined ? -1 : offsetOf(backend, beta)
+    const yo = offsetOf(backend, out)
+    if (addon !== undefined) addon.layerNorm(heapBuffer(backend), xo, go, bo, yo, rows, cols, eps)
+    else layerNormJs(heapF32(backend), xo, go, bo, yo, rows, cols, eps)
+    return out
+  }
+
+const layerNormGradKernel =
+  (addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ dy: TensorInfo; x: TensorInfo; gamma: TensorInfo }>
+    const { dy, x, gamma } = inputs
+    requireF32(LAYER_NORM_GRAD, inputs)
+    const { rows, cols } = lnShape(LAYER_NORM_GRAD, x, gamma)
+    const dx = backend.makeOutput(x.shape, "float32")
+    const dg = backend.makeOutput([cols], "float32")
+    const db = backend.makeOutput([cols], "float32")
+    const eps = attrs.eps as number
+    if (rows === 0) {
+      heapF32(backend).fill(0, offsetOf(backend, dg), offsetOf(backend, dg) + cols)
+      heapF32(backend).fill(0, offsetOf(backend, db), offsetOf(backend, db) + cols)
+      return [dx, dg, db]
+    }
+    const o = [dy, x, gamma, dx, dg, db].map((t) => offsetOf(backend, t)) as [number, number, number, number, number, number]
+    if (addon !== undefined) addon.layerNormGrad(heapBuffer(backend), ...o, rows, cols, eps)
+    else layerNormGradJs(heapF32(backend), ...o, rows, cols, eps)
+    return [dx, dg, db]
+  }
+
+export const geluGradConfig: GradConfig = {
+  kernelName: GELU,
+  inputsToSave: ["x"],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => ({
+    x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as Tensor, x: saved[0]! }, attrs) as Tensor
+  })
+}
+
+export const layerNormGradConfig: GradConfig = {
+  kernelName: LAYER_NORM,
+  inputsToSave: ["x", "gamma"],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy: dy as Tensor, x: saved[0]!, gamma: saved[1]! }, attrs) as Tensor[]
+    return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! }
+  }
+}
+
+/** The fused kernels for the wasm backend, given the addon when it loaded. */
+export const fusedKernels = (addon: NativeAddon | undefined): Array<{ name: string; kernelFunc: KernelFunc }> => [
+  ...(addon !== undefined
+    ? [
+        { name: GELU, kernelFunc: geluKernel(addon) },
+        { name: GELU_GRAD, kernelFunc: geluGradKernel(addon) }
+      ]
+    : []),
+  { name: LAYER_NORM, kernelFunc: layerNormKernel(addon) },
+  { name: LAYER_NORM_GRAD, kernelFunc: layerNormGradKernel(addon) }
+]
+
+/** Gradients of the fused kernels (registered once; harmless where the kernels are absent). */
+export const fusedGradients: GradConfig[] = [geluGradConfig, layerNormGradConfig]

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import type { KernelFunc } from "@tensorflow/tfjs"
-import { fusedKernels } from "./FusedKernels.js"
+import { fusedGradients, fusedKernels } from "./FusedKernels.js"
 import { batchMatMulGradConfig } from "./MatMulGradient.js"
 import { blasBatchMatMul, jsBatchMatMul } from "./MatMulKernel.js"
 import type { NativeAddon } from "./NativeAddon.js"
@@ -20,6 +20,13 @@ type InstallOptions = { backend: string; mode: "gradients-only" } | { backend: "
 const overridden: Array<{ name: string; backend: string }> = []
 const gradients: string[] = []
 let lastInstall: InstallOptions | undefined
+
+/** True while duet's wasm kernels are installed (not inside `withStockKernels`, not kernels: "stock"). */
+export const duetWasmKernelsActive = (): boolean => lastInstall?.mode === "all"
+
+/** The addon duet's wasm kernels run on now (undefined: JS path, stock kernels, or not wasm). */
+export const activeAddon = (): NativeAddon | undefined =>
+  lastInstall?.mode === "all" && lastInstall.matmul.kind === "openblas" ? lastInstall.matmul.addon : undefined
 
 /**
  * Runs `f` with tfjs's stock kernels and gradients, then puts duet's back (benchmarks and tests
@@ -71,6 +78,7 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
   names.unshift(install(tf.BatchMatMul, "wasm", matmul))
   names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"))))
   names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel))
+  for (const g of fusedGradients) tf.registerGradient(g)
   for (const k of fusedKernels(opts.matmul.kind === "openblas" ? opts.matmul.addon : undefined)) {
     names.push(install(k.name, "wasm", k.kernelFunc))
   }

@@ -48,6 +48,42 @@ export interface NativeAddon {
     cOffs: Int32Array,
     ldc: number
   ): void
+  /** y = gelu(x) over n elements; form 0: x sigmoid(1.702 x), form 1: tanh approximation. */
+  gelu(heap: ArrayBuffer, xOff: number, yOff: number, n: number, form: number): void
+  /** dx = dy * gelu'(x). */
+  geluGrad(heap: ArrayBuffer, dyOff: number, xOff: number, dxOff: number, n: number, form: number): void
+  /** LayerNorm over rows of length cols; betaOff -1 when there is no beta. */
+  layerNorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, rows: number, cols: number, eps: number): void
+  /** dx, dgamma, dbeta of LayerNorm given dy. */
+  layerNormGrad(
+    heap: ArrayBuffer,
+    dyOff: number,
+    xOff: number,
+    gammaOff: number,
+    dxOff: number,
+    dgammaOff: number,
+    dbetaOff: number,
+    rows: number,
+    cols: number,
+    eps: number
+  ): void
+  /** One decode step of attention over a (batch, H, capacity, hd) KV cache; see DecodeCache. */
+  decodeAttention(
+    heap: ArrayBuffer,
+    qOff: number,
+    kOff: number,
+    vOff: number,
+    outOff: number,
+    rows: Int32Array,
+    position: number,
+    kCache: Float32Array,
+    vCache: Float32Array,
+    batch: number,
+    heads: number,
+    capacity: number,
+    headDim: number,
+    scale: number
+  ): void
   /** Threads for large GEMMs; GEMMs with M*N*K <= smallFlops run on one thread. */
   setThreads(threads: number, smallFlops?: number): void
   threads(): number

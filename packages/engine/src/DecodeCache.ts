@@ -1,0 +1,189 @@
+/**
+ * A preallocated key/value cache for batched decoding with fused one-token attention. Same
+ * interface as @duet/model's `KvCache` (`prefill`, `attend` on any subset of rows, `dispose`), so
+ * the model's in-place cache can be swapped for this one.
+ *
+ * Keys and values live in Float32Arrays (layers x (B, H, capacity, hd)) written in place; one
+ * `attend` stores each row's k, v at `position` and returns, per row and head,
+ *   out = softmax(scale * q K[0..position]^T) V[0..position]   (Vaswani et al. 2017, eq. 1),
+ * reading q, k, v straight from the wasm heap and writing the output tensor there: natively
+ * (OpenBLAS addon present) or in JS. On other backends it reads with dataSync.
+ */
+import * as tf from "@tensorflow/tfjs"
+import type { Tensor, Tensor2D, Tensor4D } from "@tensorflow/tfjs"
+import { InvalidArgumentError } from "@duet/core"
+import { activeAddon } from "./internal/Installer.js"
+import { assertWasmInternals, heapF32, offsetOf, type WasmBackend } from "./internal/WasmBackend.js"
+
+export interface DecodeCacheOptions {
+  readonly layers: number
+  /** Rows the cache holds. */
+  readonly batch: number
+  readonly heads: number
+  readonly headDim: number
+  /** Positions per row. */
+  readonly capacity: number
+  /**
+   * Multiplies q K^T (default 1: q arrives already scaled by 1/sqrt(hd), as @duet/model does;
+   * pass 1/sqrt(headDim) for unscaled q).
+   */
+  readonly scale?: number
+}
+
+export interface DecodeCache {
+  readonly kind: "inPlace"
+  readonly batch: number
+  readonly capacity: number
+  readonly rowSubsets: true
+  /** "native" (addon), "js-heap" (JS loops on the wasm heap) or "js-copy" (other backends). */
+  readonly path: "native" | "js-heap" | "js-copy"
+  /** Stores positions 0..T-1 of every row from a prefill's k, v: (B, H, T, hd). */
+  prefill(layer: number, k: Tensor4D, v: Tensor4D): void
+  /** Stores k, v (N, C) of `rows` at `position`; returns the attention output (N, C) for q (N, C). */
+  attend(layer: number, q: Tensor2D, k: Tensor2D, v: Tensor2D, rows: Int32Array, position: number): Tensor2D
+  dispose(): void
+}
+
+const positiveInt = (field: string, x: number): void => {
+  if (!Number.isInteger(x) || x < 1) throw new InvalidArgumentError(`DecodeCache.${field}`, `must be a positive integer, got ${x}`)
+}
+
+/** The attention loops in JS; `src` holds q, k, v at the given offsets, `dst` receives out. */
+const attendJs = (
+  src: Float32Array,
+  qo: number,
+  ko: number,
+  vo: number,
+  dst: Float32Array,
+  oo: number,
+  rows: Int32Array,
+  position: number,
+  K: Float32Array,
+  V: Float32Array,
+  H: number,
+  cap: number,
+  hd: number,
+  scale: number,
+  scores: Float64Array
+): void => {
+  const C = H * hd
+  for (let i = 0; i < rows.length; i++) {
+    const b = rows[i]!
+    for (let h = 0; h < H; h++) {
+      const base = (b * H + h) * cap * hd
+      const at = i * C + h * hd
+      K.set(src.subarray(ko + at, ko + at + hd), base + position * hd)
+      V.set(src.subarray(vo + at, vo + at + hd), base + position * hd)
+      let mx = -Infinity
+      for (let t = 0; t <= position; t++) {
+        let s = 0
+        const kt = base + t * hd
+        for (let d = 0; d < hd; d++) s += src[qo + at + d]! * K[kt + d]!
+        s *= scale
+        scores[t] = s
+        if (s > mx) mx = s
+      }
+      let total = 0
+      for (let t = 0; t <= position; t++) {
+        const e = Math.exp(scores[t]! - mx)
+        scores[t] = e
+        total += e
+      }
+      const o = oo + at
+      for (let d = 0; d < hd; d++) dst[o + d] = 0
+      for (let t = 0; t <= position; t++) {
+        const p = scores[t]! / total
+        const vt = base + t * hd
+        for (let d = 0; d < hd; d++) dst[o + d]! += p * V[vt + d]!
+      }
+    }
+  }
+}
+
+export const make = (options: DecodeCacheOptions): DecodeCache => {
+  const { layers, batch, heads: H, headDim: hd, capacity } = options
+  positiveInt("layers", layers)
+  positiveInt("batch", batch)
+  positiveInt("heads", H)
+  positiveInt("headDim", hd)
+  positiveInt("capacity", capacity)
+  const scale = options.scale ?? 1
+  if (!Number.isFinite(scale)) throw new InvalidArgumentError("DecodeCache.scale", `must be finite, got ${scale}`)
+  const C = H * hd
+  const size = batch * H * capacity * hd
+  let keys: Float32Array[] = Array.from({ length: layers }, () => new Float32Array(size))
+  let values: Float32Array[] = Array.from({ length: layers }, () => new Float32Array(size))
+  let scores = new Float64Array(capacity)
+
+  const wasm = (): WasmBackend | undefined => (tf.getBackend() === "wasm" ? assertWasmInternals(tf.backend()) : undefined)
+  const path = (): DecodeCache["path"] => (wasm() === undefined ? "js-copy" : activeAddon() !== undefined ? "native" : "js-heap")
+  const layerOf = (layer: number): void => {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new InvalidArgumentError("DecodeCache.layer", `must be in [0, ${layers}), got ${layer}`)
+  }
+
+  return {
+    kind: "inPlace",
+    batch,
+    capacity,
+    rowSubsets: true,
+    get path() {
+      return path()
+    },
+    prefill(layer, k, v) {
+      layerOf(layer)
+      const [B, Hk, T, D] = k.shape
+      if (B !== batch || Hk !== H || D !== hd || T > capacity || v.shape.join(",") !== k.shape.join(",")) {
+        throw new InvalidArgumentError("DecodeCache.prefill", `k [${k.shape}], v [${v.shape}] do not fit the cache (${batch}, ${H}, <=${capacity}, ${hd})`)
+      }
+      const kd = k.dataSync()
+      const vd = v.dataSync()
+      for (let bh = 0; bh < B * H; bh++) {
+        keys[layer]!.set(kd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
+        values[layer]!.set(vd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
+      }
+    },
+    attend(layer, q, k, v, rows, position) {
+      layerOf(layer)
+      if (!Number.isInteger(position) || position < 0 || position >= capacity) {
+        throw new InvalidArgumentError("DecodeCache.position", `must be in [0, ${capacity}), got ${position}`)
+      }
+      const N = rows.length
+      for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+        if (t.shape[0] !== N || t.shape[1] !== C) throw new InvalidArgumentError(`DecodeCache.attend.${name}`, `shape [${t.shape}] must be [${N}, ${C}]`)
+      }
+      for (let i = 0; i < N; i++) {
+        const b = rows[i]!
+        if (!Number.isInteger(b) || b < 0 || b >= batch) throw new InvalidArgumentError(`DecodeCache.attend.rows[${i}]`, `must be in [0, ${batch}), got ${b}`)
+      }
+      if (scores.length < position + 1) scores = new Float64Array(position + 1)
+      const be = wasm()
+      const ts: Tensor[] = [q, k, v]
+      if (be !== undefined && ts.every((t) => t.dtype === "float32" && be.dataIdMap.has(t.dataId))) {
+        const out = be.makeOutput([N, C], "float32")
+        const [qo, ko, vo, oo] = [offsetOf(be, q), offsetOf(be, k), offsetOf(be, v), offsetOf(be, out)]
+        if (N > 0) {
+          const addon = activeAddon()
+          if (addon !== undefined) {
+            addon.decodeAttention(heapF32(be).buffer as ArrayBuffer, qo, ko, vo, oo, rows, position, keys[layer]!, values[layer]!, batch, H, capacity, hd, scale)
+          } else {
+            const h = heapF32(be)
+            attendJs(h, qo, ko, vo, h, oo, rows, position, keys[layer]!, values[layer]!, H, capacity, hd, scale, scores)
+          }
+        }
+        return tf.engine().makeTensorFromTensorInfo(out) as Tensor2D
+      }
+      const qd = q.dataSync()
+      const src = new Float32Array(3 * N * C)
+      src.set(qd, 0)
+      src.set(k.dataSync(), N * C)
+      src.set(v.dataSync(), 2 * N * C)
+      const dst = new Float32Array(N * C)
+      attendJs(src, 0, N * C, 2 * N * C, dst, 0, rows, position, keys[layer]!, values[layer]!, H, capacity, hd, scale, scores)
+      return tf.tensor2d(dst, [N, C])
+    },
+    dispose() {
+      keys = []
+      values = []
+    }
+  }
+}
