@@ -4,6 +4,7 @@
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Advantages from "./commands/Advantages.js"
+import * as Theory from "./commands/Theory.js"
 
 export const version = "0.1.0"
 
@@ -11,7 +12,7 @@ export const root = Command.make("duet").pipe(
   Command.withDescription(
     "duet: reinforcement learning with verifiable rewards for language models. GRPO is a contrastive loss, so two rollouts per prompt are enough."
   ),
-  Command.withSubcommands([Advantages.command])
+  Command.withSubcommands([Advantages.command, Theory.command])
 )
 
 /** Runs the CLI on explicit arguments (tests) — the Stdio/Terminal services come from the caller. */
