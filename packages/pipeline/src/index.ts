@@ -1,1 +1,14 @@
-export {}
+/**
+ * @duet/pipeline — the trainer as an Effect program: recipes (Effect Schema), warm start, the RL
+ * loop (sample -> grade -> estimate -> update), held-out evaluation, metrics and checkpoints.
+ */
+export * as Recipe from "./Recipe.js"
+export * as Plugins from "./Plugins.js"
+export * as Setup from "./Setup.js"
+export * as Tokens from "./Tokens.js"
+export * as Update from "./Update.js"
+export * as Evaluate from "./Evaluate.js"
+export * as RunDir from "./RunDir.js"
+export * as Train from "./Train.js"
+export type { Recipe as RecipeType } from "./Recipe.js"
+export type { TrainSummary, Reporter } from "./Train.js"

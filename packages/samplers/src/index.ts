@@ -1,1 +1,2 @@
-export {}
+export * as Sampler from "./Sampler.js"
+export { SamplerError } from "./Sampler.js"

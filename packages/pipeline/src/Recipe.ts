@@ -1,0 +1,284 @@
+/**
+ * A recipe: one training run as plain data (JSON or YAML), decoded with Effect Schema into typed
+ * values. Every plugin kind is a closed tagged union (`kind`), so a bad recipe fails at decode time
+ * with the path of the bad field (`at ["rl"]["estimator"]["kind"]`). Defaults live here, in one place.
+ */
+import { Effect, Schema } from "effect"
+import * as Yaml from "yaml"
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
+const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+const Range = Schema.Struct({ min: PositiveInt, max: PositiveInt })
+
+// ---- task -------------------------------------------------------------------------------------
+export const ArithmeticTask = Schema.Struct({
+  kind: Schema.Literal("arithmetic"),
+  ops: Schema.optionalKey(Schema.Array(Schema.Literals(["+", "-", "*"]))),
+  digits: Schema.optionalKey(Range),
+  oodDigits: Schema.optionalKey(Range)
+})
+export const CountdownTask = Schema.Struct({
+  kind: Schema.Literal("countdown"),
+  numbers: Schema.optionalKey(PositiveInt)
+})
+export const JsonlTask = Schema.Struct({
+  kind: Schema.Literal("jsonl"),
+  train: Schema.String,
+  test: Schema.String,
+  ood: Schema.optionalKey(Schema.String),
+  format: Schema.Literals(["gsm8k", "math"])
+})
+export const Task = Schema.Union([ArithmeticTask, CountdownTask, JsonlTask])
+
+// ---- model ------------------------------------------------------------------------------------
+export const Model = Schema.Struct({
+  nLayer: PositiveInt,
+  nHead: PositiveInt,
+  nEmbd: PositiveInt,
+  blockSize: PositiveInt
+})
+
+// ---- sampling ---------------------------------------------------------------------------------
+export const Sampling = Schema.Struct({
+  temperature: NonNegative,
+  topP: Probability,
+  topK: NonNegativeInt,
+  maxTokens: PositiveInt
+})
+
+// ---- warm start -------------------------------------------------------------------------------
+export const Sft = Schema.Struct({
+  steps: NonNegativeInt,
+  batchSize: PositiveInt,
+  lr: NonNegative,
+  /** Distinct training problems with demonstrations (fewer = weaker starting policy). */
+  examples: PositiveInt,
+  /** Share of demonstrations replaced by a plausible wrong answer (a deliberately noisy teacher). */
+  noise: Probability
+})
+
+// ---- RL plugins -------------------------------------------------------------------------------
+export const GroupSize = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("fixed"), size: PositiveInt }),
+  Schema.Struct({ kind: Schema.Literal("adaptive"), initial: PositiveInt, max: PositiveInt })
+])
+const StdKind = Schema.Literals(["unbiased", "population"])
+export const Estimator = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("grpo"), eps: Schema.optionalKey(NonNegative), std: Schema.optionalKey(StdKind) }),
+  Schema.Struct({ kind: Schema.Literal("2-grpo"), eps: Schema.optionalKey(NonNegative), std: Schema.optionalKey(StdKind) }),
+  Schema.Struct({ kind: Schema.Literal("dr-grpo") }),
+  Schema.Struct({ kind: Schema.Literal("rloo") }),
+  Schema.Struct({ kind: Schema.Literal("reinforce-pp-baseline") })
+])
+export const Aggregation = Schema.Literals(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"])
+export const Kl = Schema.Struct({
+  coef: NonNegative,
+  estimator: Schema.Literals(["k1", "abs", "k2", "k3"])
+})
+export const Loss = Schema.Union([
+  Schema.Struct({
+    kind: Schema.Literal("ppo-clip"),
+    epsLow: Schema.optionalKey(NonNegative),
+    epsHigh: Schema.optionalKey(NonNegative),
+    dualClip: Schema.optionalKey(Schema.Union([Schema.Finite, Schema.Literal(false)]))
+  }),
+  Schema.Struct({ kind: Schema.Literal("gspo"), epsLow: Schema.optionalKey(NonNegative), epsHigh: Schema.optionalKey(NonNegative) }),
+  /** Online DPO on 2-GRPO's pairs: each discordant pair is a (chosen, rejected) preference. */
+  Schema.Struct({
+    kind: Schema.Literal("dpo"),
+    variant: Schema.Literals(["sigmoid", "ipo", "hinge"]),
+    beta: NonNegative,
+    labelSmoothing: Schema.optionalKey(Probability)
+  })
+])
+
+export const Rl = Schema.Struct({
+  /** Optimizer steps (one batch of rollouts each). */
+  steps: NonNegativeInt,
+  promptsPerStep: PositiveInt,
+  groupSize: GroupSize,
+  estimator: Estimator,
+  loss: Loss,
+  aggregation: Aggregation,
+  kl: Schema.optionalKey(Kl),
+  lr: NonNegative,
+  warmupSteps: NonNegativeInt,
+  weightDecay: NonNegative,
+  maxGradNorm: NonNegative,
+  /** Skip rows with advantage 0 in forward/backward (normalisers still count them). */
+  skipZeroAdvantage: Schema.Boolean,
+  sampling: Sampling,
+  /** Distinct training prompts (an epoch); steps cycle through them in a seeded order. */
+  trainProblems: PositiveInt
+})
+
+export const Eval = Schema.Struct({
+  /** Samples per problem: Mean@n and Pass@n. */
+  n: PositiveInt,
+  problems: PositiveInt,
+  /** Evaluate every this many RL steps (0 = only before and after). */
+  every: NonNegativeInt,
+  sampling: Sampling
+})
+
+export const RecipeSchema = Schema.Struct({
+  name: Schema.String,
+  seed: Schema.Int,
+  task: Task,
+  model: Model,
+  sft: Sft,
+  rl: Rl,
+  eval: Eval,
+  /** Save a checkpoint every this many RL steps (0 = only at the end). */
+  checkpointEvery: NonNegativeInt
+})
+export type Recipe = typeof RecipeSchema.Type
+export type EstimatorSpec = typeof Estimator.Type
+export type LossSpec = typeof Loss.Type
+export type TaskSpec = typeof Task.Type
+
+/**
+ * The default recipe: 2-GRPO on multi-digit arithmetic with a ~0.2M-parameter char-level GPT,
+ * a short SFT warm start on a few demonstrations, then RL. Sized to finish on 2 CPU cores in
+ * minutes. Paper settings where they apply: constant lr with linear warm-up, temperature 1 and
+ * top-p 1 for training rollouts, 0.7 / 0.8 / 20 for evaluation.
+ */
+export const defaults: Recipe = {
+  name: "2-grpo",
+  seed: 1,
+  task: { kind: "arithmetic", ops: ["+", "-", "*"], digits: { min: 1, max: 2 }, oodDigits: { min: 3, max: 3 } },
+  model: { nLayer: 2, nHead: 4, nEmbd: 96, blockSize: 32 },
+  sft: { steps: 300, batchSize: 64, lr: 3e-3, examples: 2000, noise: 0 },
+  rl: {
+    steps: 150,
+    promptsPerStep: 128,
+    groupSize: { kind: "fixed", size: 2 },
+    estimator: { kind: "2-grpo" },
+    loss: { kind: "ppo-clip" },
+    aggregation: "token-mean",
+    lr: 1e-3,
+    warmupSteps: 10,
+    weightDecay: 0,
+    maxGradNorm: 1,
+    skipZeroAdvantage: true,
+    sampling: { temperature: 1, topP: 1, topK: 0, maxTokens: 8 },
+    trainProblems: 4000
+  },
+  eval: { n: 8, problems: 200, every: 0, sampling: { temperature: 0.7, topP: 0.8, topK: 20, maxTokens: 8 } },
+  checkpointEvery: 50
+}
+
+/** A recipe problem: where (file, field path) and what. */
+export class RecipeError extends Schema.TaggedError<RecipeError>()("RecipeError", {
+  message: Schema.String
+}) {}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x)
+
+/** Deep merge: objects merge key by key, everything else (arrays included) replaces. */
+export const merge = (base: unknown, over: unknown): unknown => {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    // A different plugin kind replaces the whole union member instead of merging stale fields.
+    if (isObject(v) && isObject(base[k]) && "kind" in v && v.kind !== (base[k] as Record<string, unknown>).kind) out[k] = v
+    else out[k] = merge(base[k], v)
+  }
+  return out
+}
+
+/** Parses `a.b.c=value` into a nested object; the value is JSON when it parses, else a string. */
+export const parseOverride = (assignment: string): Effect.Effect<Record<string, unknown>, RecipeError> => {
+  const eq = assignment.indexOf("=")
+  if (eq <= 0) return Effect.fail(new RecipeError({ message: `--set ${assignment}: expected key.path=value` }))
+  const path = assignment.slice(0, eq).split(".")
+  if (path.some((p) => p === "")) return Effect.fail(new RecipeError({ message: `--set ${assignment}: empty key in "${assignment.slice(0, eq)}"` }))
+  const raw = assignment.slice(eq + 1)
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    value = raw
+  }
+  let obj: unknown = value
+  for (let i = path.length - 1; i >= 0; i--) obj = { [path[i]!]: obj }
+  return Effect.succeed(obj as Record<string, unknown>)
+}
+
+/** Parses JSON or YAML text (by extension; YAML is a superset of JSON); syntax errors name file, line and column. */
+export const parseText = (text: string, file: string): Effect.Effect<unknown, RecipeError> =>
+  Effect.try({
+    try: () => {
+      const doc = Yaml.parseDocument(text, { prettyErrors: true })
+      if (doc.errors.length > 0) {
+        const e = doc.errors[0]!
+        const pos = e.linePos?.[0]
+        throw new Error(`${file}${pos ? `:${pos.line}:${pos.col}` : ""}: ${e.message.split("\n")[0]}`)
+      }
+      return doc.toJS() as unknown
+    },
+    catch: (e) => new RecipeError({ message: e instanceof Error ? e.message : String(e) })
+  })
+
+const formatIssue = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  // "Expected number\n  at ["rl"]["lr"]" -> "rl.lr: Expected number"
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  const out: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const at = lines[i + 1]?.match(/^at (.*)$/)
+    if (at) {
+      const path = [...at[1]!.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2]).join(".")
+      out.push(`${path}: ${lines[i]}`)
+      i++
+    } else if (!/^at /.test(lines[i]!)) out.push(lines[i]!)
+  }
+  return out.join("; ")
+}
+
+/**
+ * Decodes a partial recipe object on top of the defaults. Unknown fields are errors (a typo must
+ * not be silently ignored); each error names the field path and the source.
+ */
+export const decode = (partial: unknown, source = "recipe"): Effect.Effect<Recipe, RecipeError> => {
+  if (partial !== undefined && partial !== null && !isObject(partial)) {
+    return Effect.fail(new RecipeError({ message: `${source}: a recipe must be an object of fields` }))
+  }
+  const merged = merge(defaults, partial ?? {})
+  return Schema.decodeUnknownEffect(RecipeSchema)(merged, { onExcessProperty: "error", errors: "all" }).pipe(
+    Effect.mapError((e) => new RecipeError({ message: `${source}: ${formatIssue(e)}` })),
+    Effect.flatMap((r) => check(r, source))
+  )
+}
+
+/** Cross-field checks the schema cannot express. */
+const check = (r: Recipe, source: string): Effect.Effect<Recipe, RecipeError> => {
+  const fail = (path: string, message: string) => Effect.fail(new RecipeError({ message: `${source}: ${path}: ${message}` }))
+  if (r.model.nEmbd % r.model.nHead !== 0) return fail("model.nHead", `must divide model.nEmbd (${r.model.nEmbd}), got ${r.model.nHead}`)
+  const g = r.rl.groupSize
+  if (r.rl.estimator.kind === "2-grpo" && !(g.kind === "fixed" && g.size === 2)) {
+    return fail("rl.groupSize", "2-grpo needs a fixed group size of 2")
+  }
+  if (r.rl.loss.kind === "dpo" && !(g.kind === "fixed" && g.size === 2)) {
+    return fail("rl.groupSize", "the dpo loss pairs two rollouts per prompt: use a fixed group size of 2")
+  }
+  if (g.kind === "fixed" && g.size < 2) return fail("rl.groupSize.size", "group estimators need at least 2 rollouts per prompt")
+  if (g.kind === "adaptive" && (g.initial < 2 || g.max < g.initial)) return fail("rl.groupSize", "adaptive needs 2 <= initial <= max")
+  if (r.task.kind === "arithmetic" && r.task.digits && r.task.digits.min > r.task.digits.max) return fail("task.digits", "min must be <= max")
+  return Effect.succeed(r)
+}
+
+/** Loads a recipe file (JSON or YAML) plus `--set` overrides. */
+export const load = (
+  file: string | undefined,
+  text: string | undefined,
+  overrides: ReadonlyArray<string> = []
+): Effect.Effect<Recipe, RecipeError> =>
+  Effect.gen(function* () {
+    let doc: unknown = {}
+    if (file !== undefined && text !== undefined) doc = yield* parseText(text, file)
+    for (const o of overrides) doc = merge(doc, yield* parseOverride(o))
+    return yield* decode(doc, file ?? "recipe")
+  })

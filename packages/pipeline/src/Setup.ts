@@ -1,0 +1,95 @@
+/**
+ * From a recipe to the objects a run needs: the task and its splits, the codec, a fresh policy.
+ */
+import { Effect } from "effect"
+import { Arithmetic, Countdown, Jsonl, Dataset, Alphabet } from "@duet/tasks"
+import type { Problem, Task } from "@duet/tasks"
+import { Gpt } from "@duet/model"
+import type { GptConfig } from "@duet/model"
+import type { Recipe } from "./Recipe.js"
+import * as Tokens from "./Tokens.js"
+import { RecipeError } from "./Recipe.js"
+
+export interface Splits {
+  readonly train: ReadonlyArray<Problem>
+  readonly test: ReadonlyArray<Problem>
+  readonly ood: ReadonlyArray<Problem>
+}
+
+export interface Setup {
+  readonly task: Task.Task
+  readonly codec: Tokens.Codec
+  readonly splits: Splits
+  readonly modelConfig: GptConfig
+}
+
+const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Splits }, RecipeError> => {
+  const spec = recipe.task
+  const guard = <A>(f: () => A) =>
+    Effect.try({ try: f, catch: (e) => new RecipeError({ message: `task: ${e instanceof Error ? e.message : String(e)}` }) })
+  switch (spec.kind) {
+    case "arithmetic":
+      return guard(() => ({
+        task: Arithmetic.task({
+          ...(spec.ops ? { ops: spec.ops } : {}),
+          ...(spec.digits ? { digits: spec.digits } : {}),
+          ...(spec.oodDigits ? { oodDigits: spec.oodDigits } : {})
+        })
+      }))
+    case "countdown":
+      return guard(() => ({ task: Countdown.task(spec.numbers ? { count: { min: spec.numbers, max: spec.numbers } } : {}) }))
+    case "jsonl":
+      return Effect.gen(function* () {
+        const load = (path: string) =>
+          Jsonl.load(path, { format: spec.format }).pipe(Effect.mapError((e) => new RecipeError({ message: e.message })))
+        const train = yield* load(spec.train)
+        const test = yield* load(spec.test)
+        const ood = spec.ood ? yield* load(spec.ood) : []
+        const alphabet = Alphabet.of(...[...train, ...test, ...ood].flatMap((p) => [p.prompt, p.answer]), "\n")
+        const task: Task.Task = {
+          name: `jsonl:${spec.format}`,
+          alphabet,
+          stop: "\n",
+          split: () => [],
+          demonstration: (p) => `${p.answer}\n`
+        }
+        return { task, splits: { train, test, ood } }
+      })
+  }
+}
+
+export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
+  Effect.gen(function* () {
+    const { task, splits: loaded } = yield* taskOf(recipe)
+    const codec = yield* Effect.try({
+      try: () => Tokens.charCodec(task.alphabet, task.stop),
+      catch: (e) => new RecipeError({ message: `task alphabet: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    const seed = recipe.seed
+    const splits: Splits =
+      loaded ??
+      (yield* Effect.try({
+        try: () => ({
+          train: task.split("train", { size: Math.max(recipe.rl.trainProblems, recipe.sft.examples), seed }),
+          test: task.split("test", { size: recipe.eval.problems, seed }),
+          ood: task.split("ood", { size: recipe.eval.problems, seed })
+        }),
+        catch: (e) => new RecipeError({ message: `task splits: ${e instanceof Error ? e.message : String(e)}` })
+      }))
+    const modelConfig = yield* Effect.try({
+      try: () => Gpt.makeConfig({ ...recipe.model, vocabSize: codec.tokenizer.vocabSize }),
+      catch: (e) => new RecipeError({ message: `model: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    return { task, codec, splits, modelConfig }
+  })
+
+/** Grades a completion against its problem: the task's own exact check when it has one. */
+export const grade = (task: Task.Task, completion: string, problem: Problem): boolean =>
+  task.verify ? task.verify(completion, problem) : completion.split(task.stop)[0]!.trim() === problem.answer
+
+export const describeSplits = (splits: Splits): string =>
+  Dataset.describe([
+    Dataset.make("task", "train", splits.train),
+    Dataset.make("task", "test", splits.test),
+    Dataset.make("task", "ood", splits.ood)
+  ])

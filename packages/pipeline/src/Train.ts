@@ -1,0 +1,398 @@
+/**
+ * The trainer as an Effect program: warm start (SFT), then RL steps of
+ *   sample (Sampler service) -> grade -> estimate advantages -> update -> metrics [-> checkpoint],
+ * with held-out evaluation before and after (and every `eval.every` steps). Resumable: every
+ * checkpoint holds the policy, the optimizer and the step; per-step randomness is derived from
+ * (seed, step), so a resumed run draws exactly what the uninterrupted one would have.
+ */
+import { Effect, Schema } from "effect"
+import { AdvantageTransform, Rng, Scores, StepInfo } from "@duet/core"
+import { preferencePairs } from "@duet/estimators"
+import { Engine } from "@duet/engine"
+import type { BackendName } from "@duet/engine"
+import { AdamW, Checkpoint, Gpt } from "@duet/model"
+import type { Policy } from "@duet/model"
+import { Demonstrations } from "@duet/tasks"
+import type { Problem } from "@duet/tasks"
+import { Sampler } from "@duet/samplers"
+import * as Evaluate from "./Evaluate.js"
+import type { EvalResult } from "./Evaluate.js"
+import * as Plugins from "./Plugins.js"
+import type { Recipe } from "./Recipe.js"
+import * as RunDir from "./RunDir.js"
+import * as Setup from "./Setup.js"
+import * as Update from "./Update.js"
+
+export class TrainError extends Schema.TaggedError<TrainError>()("TrainError", { message: Schema.String }) {}
+
+export interface Reporter {
+  /** A transient status line (overwritten by the next). */
+  readonly progress: (line: string) => void
+  /** A line to keep. */
+  readonly log: (line: string) => void
+}
+
+export const silent: Reporter = { progress: () => {}, log: () => {} }
+
+export interface TrainOptions {
+  readonly runDir: string
+  /** Continue from the run directory's latest checkpoint (error if it has none). */
+  readonly resume?: boolean
+  readonly backend?: BackendName
+  readonly reporter?: Reporter
+  /** Stop after this many RL steps in this invocation (tests of resume). */
+  readonly stopAfter?: number
+}
+
+export interface TrainSummary {
+  readonly recipe: string
+  readonly steps: number
+  readonly rollouts: number
+  readonly tokens: number
+  readonly seconds: { readonly sft: number; readonly rl: number; readonly eval: number; readonly total: number }
+  readonly before: ReadonlyArray<EvalResult>
+  readonly after: ReadonlyArray<EvalResult>
+  readonly engine: string
+}
+
+const wrap = <A>(what: string, f: () => A) =>
+  Effect.try({ try: f, catch: (e) => new TrainError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
+const wrapPromise = <A>(what: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (e) => new TrainError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
+
+const now = () => performance.now() / 1000
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`
+
+/** Seed of step `step`'s draws, independent of how the run got there. */
+const stepSeed = (seed: number, step: number) => Rng.seeded(seed).fold(step + 1).nextUint32()
+
+/** Prompts of RL step `step`: epochs walk a seeded permutation of the training problems. */
+const promptsForStep = (problems: ReadonlyArray<Problem>, count: number, seed: number, step: number): Problem[] => {
+  const out: Problem[] = []
+  let index = step * count
+  while (out.length < count) {
+    const epoch = Math.floor(index / problems.length)
+    const order = Rng.seeded(seed).fold(1_000_003 + epoch).shuffle(Array.from(problems.keys()))
+    out.push(problems[order[index % problems.length]!]!)
+    index++
+  }
+  return out
+}
+
+/** SFT warm start on demonstrations of the first `examples` training problems. */
+const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter: Reporter, runDir: string) =>
+  Effect.gen(function* () {
+    const { sft } = recipe
+    if (sft.steps === 0) return
+    const problems = setup.splits.train.slice(0, sft.examples)
+    const demos = yield* wrap("sft demonstrations", () =>
+      Demonstrations.make(setup.task, problems, { noise: sft.noise, seed: recipe.seed })
+    )
+    const prompts = demos.map((d) => setup.codec.prompt(d.prompt))
+    const completions = demos.map((d) => setup.codec.completion(d.completion))
+    const opt = Update.makeOptimizer(policy, { lr: sft.lr, weightDecay: 0, maxGradNorm: 1 })
+    const rng = Rng.seeded(recipe.seed).fold(77)
+    const t0 = now()
+    let loss = 0
+    for (let step = 0; step < sft.steps; step++) {
+      const idx = Array.from({ length: Math.min(sft.batchSize, demos.length) }, () => rng.int(demos.length))
+      // cosine decay to 10% keeps the warm start stable without tuning
+      const lr = sft.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * step) / sft.steps)))
+      const r = yield* wrap("sft step", () =>
+        Update.sftStep(
+          policy,
+          opt,
+          lr,
+          idx.map((i) => prompts[i]!),
+          idx.map((i) => completions[i]!)
+        )
+      )
+      loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
+      if (step % 10 === 0 || step === sft.steps - 1) {
+        const elapsed = now() - t0
+        const eta = (elapsed / (step + 1)) * (sft.steps - step - 1)
+        reporter.progress(`sft ${step + 1}/${sft.steps}  loss ${loss.toFixed(3)}  ${elapsed.toFixed(0)}s  eta ${eta.toFixed(0)}s`)
+        yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: elapsed })
+      }
+    }
+    AdamW.dispose(opt.state)
+  })
+
+const evaluateAll = (recipe: Recipe, setup: Setup.Setup, phase: "before" | "after" | "during", step: number, runDir: string, reporter: Reporter) =>
+  Effect.gen(function* () {
+    const sampling = { n: recipe.eval.n, ...recipe.eval.sampling }
+    const results: EvalResult[] = []
+    for (const [split, problems] of [["test", setup.splits.test], ["ood", setup.splits.ood]] as const) {
+      if (problems.length === 0) continue
+      reporter.progress(`eval ${phase}: ${split} (${problems.length} problems x ${sampling.n} samples)`)
+      const r = yield* Evaluate.evaluate(setup, split, problems, sampling, recipe.seed + 1).pipe(
+        Effect.mapError((e) => new TrainError({ message: e.message }))
+      )
+      results.push(r)
+      yield* RunDir.appendMetrics(runDir, { kind: "eval", phase, step, ...r })
+    }
+    reporter.log(
+      `eval ${phase} (step ${step}): ` +
+        results.map((r) => `${r.split} Mean@${r.n} ${pct(r.meanAtN)} Pass@${r.n} ${pct(r.passAtN)}`).join("   ")
+    )
+    return results
+  })
+
+const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Update.Optimizer, setup: Setup.Setup, recipe: Recipe, extra: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    yield* wrapPromise("save checkpoint", () =>
+      Checkpoint.save(RunDir.paths(runDir).checkpoint(step), {
+        config: policy.config,
+        params: policy.params,
+        optimizerState: opt.state,
+        tokenizer: setup.codec.tokenizer,
+        meta: { step, recipe: recipe.name, stop: setup.task.stop, ...extra }
+      })
+    )
+    yield* RunDir.setLatest(runDir, step)
+  })
+
+interface Counters {
+  rollouts: number
+  tokens: number
+  sft: number
+  rl: number
+  eval: number
+}
+
+/** Runs (or resumes) a training run described by `recipe` in `options.runDir`. */
+export const train = (recipe: Recipe, options: TrainOptions) =>
+  Effect.gen(function* () {
+    const reporter = options.reporter ?? silent
+    const runDir = options.runDir
+    const tStart = now()
+    const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto" }))
+    reporter.log(`engine: ${engine.describe()}`)
+    const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+    yield* RunDir.ensure(runDir)
+
+    let policy: Policy
+    let opt: Update.Optimizer
+    let startStep = 0
+    const counters: Counters = { rollouts: 0, tokens: 0, sft: 0, rl: 0, eval: 0 }
+    let before: EvalResult[] = []
+    const latest = options.resume ? yield* RunDir.latestStep(runDir) : undefined
+    const rlConfig = { lr: recipe.rl.lr, weightDecay: recipe.rl.weightDecay, maxGradNorm: recipe.rl.maxGradNorm }
+
+    if (options.resume && latest === undefined) {
+      return yield* new TrainError({ message: `--resume: ${runDir} has no checkpoint (checkpoints/latest is missing)` })
+    }
+    if (latest !== undefined) {
+      const loaded = yield* wrapPromise("load checkpoint", () => Checkpoint.load(RunDir.paths(runDir).checkpoint(latest)))
+      policy = Gpt.fromParams(loaded.config, loaded.params)
+      const config = AdamW.makeConfig(rlConfig)
+      const state = loaded.optimizer ? AdamW.restore(policy.params, loaded.optimizer) : AdamW.init(policy.params)
+      Checkpoint.dispose(loaded)
+      opt = { config, state }
+      startStep = latest
+      const meta = loaded.meta as { counters?: Counters; before?: EvalResult[] }
+      Object.assign(counters, meta.counters ?? {})
+      before = meta.before ?? []
+      yield* RunDir.truncateMetrics(runDir, (r) => r.kind !== "rl" || (r.step as number) < latest)
+      reporter.log(`resumed from ${RunDir.paths(runDir).checkpoint(latest)} (step ${latest})`)
+    } else {
+      yield* RunDir.writeJson(RunDir.paths(runDir).recipe, recipe)
+      yield* RunDir.writeAtomic(RunDir.paths(runDir).metrics, "")
+      reporter.log(`model: ${Gpt.parameterCount(setup.modelConfig).toLocaleString("en-US")} parameters; task ${setup.task.name}`)
+      policy = Gpt.init(setup.modelConfig, recipe.seed)
+      const t0 = now()
+      yield* warmStart(recipe, setup, policy, reporter, runDir)
+      counters.sft = now() - t0
+      opt = Update.makeOptimizer(policy, rlConfig)
+    }
+
+    const samplerLayer = Sampler.layerLocal(() => policy)
+    const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, samplerLayer)
+
+    if (latest === undefined) {
+      const t0 = now()
+      before = yield* withSampler(evaluateAll(recipe, setup, "before", 0, runDir, reporter))
+      counters.eval += now() - t0
+      yield* saveCheckpoint(runDir, 0, policy, opt, setup, recipe, { counters, before })
+    }
+
+    const transform = Plugins.estimator(recipe.rl.estimator)
+    const objective = Plugins.objective(recipe.rl)
+    const lrAt = Plugins.learningRate(recipe.rl)
+    const groupPolicy = Plugins.groupSize(recipe.rl)
+    const needsReference = objective.kind === "dpo" || (recipe.rl.kl !== undefined && recipe.rl.kl.coef > 0)
+    const reference = needsReference ? Update.freeze(policy) : undefined
+    if (reference && latest !== undefined) {
+      // The reference is the warm-started policy: reload it from the step-0 checkpoint.
+      const loaded = yield* wrapPromise("load reference", () => Checkpoint.load(RunDir.paths(runDir).checkpoint(0)))
+      for (const [name, v] of reference.params) v.assign(loaded.params.get(name)!)
+      Checkpoint.dispose(loaded)
+    }
+    const { steps, promptsPerStep, sampling } = recipe.rl
+    const stop = setup.codec.stopToken
+    const endStep = options.stopAfter === undefined ? steps : Math.min(steps, startStep + options.stopAfter)
+
+    for (let step = startStep; step < endStep; step++) {
+      const t0 = now()
+      const seed = stepSeed(recipe.seed, step)
+      const problems = promptsForStep(setup.splits.train, promptsPerStep, recipe.seed, step)
+      const promptIds = problems.map((p) => setup.codec.prompt(p.prompt))
+
+      // ---- sample, in rounds when the group size is adaptive -----------------------------------
+      const rows: Array<{ group: number; completion: Sampler.Completion; reward: number }> = []
+      const rewardsOf: number[][] = problems.map(() => [])
+      let pending = problems.map((_, i) => i).flatMap((i) => Array.from({ length: groupPolicy.plan(i, [], step) }, () => i))
+      let round = 0
+      const tSample0 = now()
+      let gradeTime = 0
+      while (pending.length > 0) {
+        const completions = yield* withSampler(
+          Effect.flatMap(Sampler.Sampler, (s) =>
+            s.sample({
+              prompts: pending.map((i) => promptIds[i]!),
+              maxTokens: sampling.maxTokens,
+              temperature: sampling.temperature,
+              topP: sampling.topP,
+              topK: sampling.topK,
+              stopTokens: [stop],
+              seed: seed + round * 104729
+            })
+          )
+        ).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+        const tg = now()
+        completions.forEach((c, k) => {
+          const group = pending[k]!
+          const reward = Setup.grade(setup.task, setup.codec.decode(c.tokens), problems[group]!) ? 1 : 0
+          rows.push({ group, completion: c, reward })
+          rewardsOf[group]!.push(reward)
+        })
+        gradeTime += now() - tg
+        const next: number[] = []
+        for (const i of new Set(pending)) {
+          const more = groupPolicy.plan(i, rewardsOf[i]!, step)
+          for (let j = 0; j < more; j++) next.push(i)
+        }
+        pending = next
+        round++
+      }
+      const sampleTime = now() - tSample0 - gradeTime
+
+      // ---- advantages -------------------------------------------------------------------------
+      const scores = yield* wrap("rewards", () =>
+        Scores.make(
+          rows.map((r) => r.reward),
+          rows.map((r) => r.group)
+        )
+      )
+      const lengths = rows.map((r) => r.completion.tokens.length)
+      const advantages = yield* wrap("advantages", () => AdvantageTransform.apply(transform, scores, StepInfo.at(step, lengths)).values)
+
+      // ---- update ------------------------------------------------------------------------------
+      const tUpdate = now()
+      const lr = lrAt(step)
+      const prompts = rows.map((r) => promptIds[r.group]!)
+      const completions = rows.map((r) => r.completion.tokens)
+      let update: { loss: number; gradNorm: number; rowsComputed: number; skippedFraction: number; metrics: Record<string, number> }
+      if (objective.kind === "dpo") {
+        const pairs = preferencePairs(scores)
+        if (pairs.length === 0) update = { loss: 0, gradNorm: 0, rowsComputed: 0, skippedFraction: 1, metrics: {} }
+        else {
+          const r = yield* wrap("dpo update", () =>
+            Update.dpoStep(policy, reference!, opt, lr, objective.loss, {
+              prompts: pairs.map((p) => prompts[p.chosen]!),
+              chosen: pairs.map((p) => completions[p.chosen]!),
+              rejected: pairs.map((p) => completions[p.rejected]!)
+            })
+          )
+          update = { ...r, rowsComputed: 2 * pairs.length, skippedFraction: 1 - (2 * pairs.length) / rows.length }
+        }
+      } else {
+        update = yield* wrap("policy update", () =>
+          Update.rlStep(
+            policy,
+            opt,
+            lr,
+            objective.loss,
+            { prompts, completions, oldLogprobs: rows.map((r) => r.completion.logprobs), advantages },
+            recipe.rl.skipZeroAdvantage,
+            reference
+          )
+        )
+      }
+      const updateTime = now() - tUpdate
+
+      // ---- metrics -----------------------------------------------------------------------------
+      const tokens = lengths.reduce((a, b) => a + b, 0)
+      counters.rollouts += rows.length
+      counters.tokens += tokens
+      const stepTime = now() - t0
+      counters.rl += stepTime
+      const rewards = rows.map((r) => r.reward)
+      const meanReward = rewards.reduce((a, b) => a + b, 0) / rows.length
+      const stdReward = Math.sqrt(rewards.reduce((a, b) => a + (b - meanReward) ** 2, 0) / rows.length)
+      const groupsZeroStd = rewardsOf.filter((rs) => rs.every((r) => r === rs[0])).length / problems.length
+      const record = {
+        kind: "rl",
+        step,
+        "critic/rewards/mean": meanReward,
+        "critic/rewards/std": stdReward,
+        "critic/advantages/mean": advantages.reduce((a, b) => a + b, 0) / rows.length,
+        frac_zero_std_groups: groupsZeroStd,
+        "response_length/mean": tokens / rows.length,
+        "response_length/clip_ratio": rows.filter((r) => r.completion.finishReason === "length").length / rows.length,
+        "actor/pg_loss": update.loss,
+        "actor/grad_norm": update.gradNorm,
+        "actor/lr": lr,
+        "actor/skipped_rows_frac": update.skippedFraction,
+        ...Object.fromEntries(Object.entries(update.metrics).map(([k, v]) => [`actor/${k}`, v])),
+        rollouts: rows.length,
+        "rollouts/total": counters.rollouts,
+        "tokens/total": counters.tokens,
+        "timing_s/gen": sampleTime,
+        "timing_s/reward": gradeTime,
+        "timing_s/update": updateTime,
+        "timing_s/step": stepTime,
+        "perf/throughput_tokens_per_s": tokens / stepTime,
+        "time/total_s": counters.sft + counters.rl + counters.eval
+      }
+      yield* RunDir.appendMetrics(runDir, record)
+      const done = step + 1 - startStep
+      const eta = (counters.rl / Math.max(1, step + 1)) * (endStep - step - 1)
+      reporter.progress(
+        `rl ${step + 1}/${steps}  reward ${meanReward.toFixed(3)}  zero-std ${pct(groupsZeroStd)}  skip ${pct(update.skippedFraction)}  ` +
+          `${stepTime.toFixed(2)}s/step  eta ${eta.toFixed(0)}s`
+      )
+      void done
+
+      if (recipe.eval.every > 0 && (step + 1) % recipe.eval.every === 0 && step + 1 < steps) {
+        const te = now()
+        yield* withSampler(evaluateAll(recipe, setup, "during", step + 1, runDir, reporter))
+        counters.eval += now() - te
+      }
+      if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep) {
+        yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before })
+      }
+    }
+
+    if (endStep < steps) {
+      reporter.log(`stopped after step ${endStep} of ${steps}; continue with --resume`)
+      return undefined
+    }
+    const te = now()
+    const after = yield* withSampler(evaluateAll(recipe, setup, "after", steps, runDir, reporter))
+    counters.eval += now() - te
+    const summary: TrainSummary = {
+      recipe: recipe.name,
+      steps,
+      rollouts: counters.rollouts,
+      tokens: counters.tokens,
+      seconds: { sft: counters.sft, rl: counters.rl, eval: counters.eval, total: now() - tStart },
+      before,
+      after,
+      engine: engine.describe()
+    }
+    yield* RunDir.writeJson(RunDir.paths(runDir).summary, summary)
+    return summary
+  })
+
