@@ -51,7 +51,9 @@ const caseArb = fc.record({
   seed: fc.nat()
 })
 
-const check = (c: fc.RecordValue<typeof caseArb extends fc.Arbitrary<infer A> ? A : never>) => {
+type Case = typeof caseArb extends fc.Arbitrary<infer A> ? A : never
+
+const check = (c: Case) => {
   const { batch, H, hd, capacity, scaled, drops, seed } = c
   const T = Math.min(c.prefillLen, capacity - 1)
   const C = H * hd
