@@ -12,6 +12,7 @@
  * Which kernels are active is up to `setup` (e.g. `Engine.init({ kernels: "stock" | "duet" })`).
  */
 import { InvalidArgumentError, Rng } from "@duet/core"
+import { Engine } from "@duet/engine"
 import { tf } from "./internal/Tfjs.js"
 import * as AdamW from "./AdamW.js"
 import * as Gpt from "./Gpt.js"
@@ -120,32 +121,63 @@ const flagNames: Record<string, keyof BenchOptions> = {
   "--rounds": "rounds"
 }
 
+/** How the engine is set up for each variant (see `engineSetup`). */
+export interface EngineChoice {
+  /** Matmul path for "duet": OpenBLAS addon, pure JS, or auto ("auto"). */
+  readonly blas: Engine.BlasChoice
+  /** BLAS threads for training (default: the engine's, all cores). */
+  readonly threads?: number
+  /** BLAS threads for decoding (1: decode-sized GEMMs are fastest on one thread, ENGINE-NOTES). */
+  readonly decodeThreads: number
+}
+
 /**
  * Parses `--dim N --layers N --heads N --vocab N --batch N --seq N --decode-batch N
- * --prompt-length N --train-steps N --rounds N --only stock|duet --no-decode --no-train --json`.
+ * --prompt-length N --train-steps N --rounds N --only stock|duet --no-decode --no-train
+ * --blas auto|openblas|js --threads N --decode-threads N --json`.
  */
-export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions; json: boolean } => {
+export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions; engine: EngineChoice; json: boolean } => {
   const o: { -readonly [K in keyof BenchOptions]?: BenchOptions[K] } = {}
   let json = false
+  let blas: Engine.BlasChoice = "auto"
+  let threads: number | undefined
+  let decodeThreads = 1
+  const int = (flag: string, raw: string | undefined): number => {
+    const n = Number(raw)
+    if (raw === undefined || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(flag, `needs a positive integer, got ${String(raw)}`)
+    return n
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
+    const value = () => inline ?? argv[++i]
     if (flag === "--json") json = true
     else if (flag === "--no-decode") o.skipDecode = true
     else if (flag === "--no-train") o.skipTrain = true
     else if (flag === "--only") {
-      const v = inline ?? argv[++i]
+      const v = value()
       if (v !== "stock" && v !== "duet") throw new InvalidArgumentError("--only", `must be stock or duet, got ${String(v)}`)
       o.variants = [v]
-    } else if (flag in flagNames) {
-      const raw = inline ?? argv[++i]
-      const n = Number(raw)
-      if (raw === undefined || !Number.isInteger(n)) throw new InvalidArgumentError(flag, `needs an integer, got ${String(raw)}`)
-      ;(o as Record<string, number>)[flagNames[flag]!] = n
-    } else throw new InvalidArgumentError(flag, "unknown flag")
+    } else if (flag === "--blas") {
+      const v = value()
+      if (v !== "auto" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, openblas or js, got ${String(v)}`)
+      blas = v
+    } else if (flag === "--threads") threads = int(flag, value())
+    else if (flag === "--decode-threads") decodeThreads = int(flag, value())
+    else if (flag in flagNames) (o as Record<string, number>)[flagNames[flag]!] = int(flag, value())
+    else throw new InvalidArgumentError(flag, "unknown flag")
   }
-  return { options: makeOptions(o), json }
+  return { options: makeOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), decodeThreads }, json }
 }
+
+/** `setup` for `run` on the engine: "stock" = tfjs-wasm's own kernels, "duet" = the engine's. */
+export const engineSetup =
+  (choice: EngineChoice) =>
+  async (variant: Variant, phase: Phase): Promise<string> => {
+    const threads = phase === "decode" ? choice.decodeThreads : choice.threads
+    const info = await Engine.init({ backend: "wasm", kernels: variant, blas: choice.blas, ...(threads === undefined ? {} : { threads }) })
+    return info.describe()
+  }
 
 const kvCacheBytes = (c: Gpt.GptConfig, batch: number): number => 2 * c.nLayer * batch * c.blockSize * c.nEmbd * 4
 
@@ -177,10 +209,11 @@ export const run = async (
     const order = round % 2 === 0 ? o.variants : [...o.variants].reverse()
     for (const v of order) {
       const s = samples.get(v)!
+      const first: Phase = o.skipTrain ? "decode" : "train"
+      s.engine[first] = await setup(v, first) // before any tensor: it may pick the backend
       const policy = Gpt.init(config, 7)
       try {
         if (!o.skipTrain) {
-          s.engine.train = await setup(v, "train")
           const opt = AdamW.makeConfig({ lr: 1e-4 })
           const state = AdamW.init(policy.params)
           const x = tf.tensor2d(inputs, [o.batch, o.seq], "int32")
@@ -203,7 +236,7 @@ export const run = async (
           AdamW.dispose(state)
         }
         if (!o.skipDecode) {
-          s.engine.decode = await setup(v, "decode")
+          if (first !== "decode") s.engine.decode = await setup(v, "decode")
           const cache = v === "stock" ? "concat" : "inPlace"
           const decode = () => Sampler.sample(policy, prompts, { maxTokens: o.seq - o.promptLength, seed: round, cache })
           if (round === 0) {
@@ -249,6 +282,17 @@ export const run = async (
     ...(stock && duet ? { speedup: { ...(train === undefined ? {} : { train }), ...(decode === undefined ? {} : { decode }) } } : {}),
     maxRssMb: process.resourceUsage().maxRSS / 1024
   }
+}
+
+/**
+ * The command line (`duet bench` / tools/bench-model): parses `argv`, runs on the engine, prints a
+ * table (progress lines first) or, with `--json`, one JSON object. Returns the result.
+ */
+export const cli = async (argv: ReadonlyArray<string>, print: (line: string) => void = console.log): Promise<BenchResult> => {
+  const { options, engine, json } = parseArgs(argv)
+  const result = await run(options, engineSetup(engine), json ? () => {} : print)
+  print(json ? JSON.stringify(result) : format(result))
+  return result
 }
 
 /** A human-readable table of a result. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as Bench from "../src/Bench.js"
+import { Engine } from "@duet/engine"
 import "./backend.js"
 
 describe("Bench", () => {
@@ -10,6 +11,19 @@ describe("Bench", () => {
     expect(() => Bench.parseArgs(["--dim", "x"])).toThrow(/--dim/)
     expect(() => Bench.parseArgs(["--dim", "30", "--heads", "4"])).toThrow(/--heads/)
     expect(() => Bench.parseArgs(["--fast"])).toThrow(/--fast: unknown flag/)
+    expect(Bench.parseArgs(["--blas", "js", "--threads", "2"]).engine).toEqual({ blas: "js", threads: 2, decodeThreads: 1 })
+    expect(() => Bench.parseArgs(["--blas", "mkl"])).toThrow(/--blas/)
+  })
+
+  it("cli --json prints one parseable result, run on the engine's stock and duet kernels", async () => {
+    const lines: string[] = []
+    const tiny = ["--dim", "16", "--layers", "1", "--heads", "2", "--vocab", "8", "--batch", "2", "--seq", "8", "--decode-batch", "3", "--prompt-length", "2", "--train-steps", "1", "--rounds", "1"]
+    await Bench.cli([...tiny, "--json"], (l) => lines.push(l))
+    expect(lines.length).toBe(1)
+    const r = JSON.parse(lines[0]!) as Bench.BenchResult
+    expect(r.results.map((x) => x.engine.train.includes("stock tfjs-backend-wasm"))).toEqual([true, false])
+    expect(r.speedup!.decode).toBeGreaterThan(0)
+    await Engine.init({ backend: "wasm" }) // back to the suite's default
   })
 
   it("measures both variants on a tiny model and reports tokens/s, ratios and memory", async () => {
