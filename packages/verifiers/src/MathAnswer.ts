@@ -12,7 +12,7 @@
 import { candidates, type Source } from "./internal/AnswerExtraction.js"
 import { clean, lastBoxed, MAX_ANSWER_CHARS, stripDelimiters, textKey } from "./internal/LatexText.js"
 import { Budget, defaultTolerance, equal as nodesEqual, exact } from "./internal/MathCompare.js"
-import { toText } from "./internal/MathNode.js"
+import { type MathNode, toText } from "./internal/MathNode.js"
 import { parse } from "./internal/MathParser.js"
 import * as Rational from "./internal/Rational.js"
 
@@ -48,13 +48,27 @@ const parses = (text: string): boolean => {
   return cleaned !== null && parse(cleaned) !== null
 }
 
+/** At most 4 words and 40 characters: a word answer rather than a sentence of prose. */
+const isShortText = (text: string): boolean => {
+  const t = text.trim()
+  return t !== "" && t.length <= 40 && t.split(/\s+/).length <= 4
+}
+
 /**
  * The answer and where it came from: the first candidate (final-answer phrase, last box,
- * answer phrase) that parses as math, else the first candidate as text, else the last number.
+ * answer phrase) that parses as math, else the first short text candidate, else the last number,
+ * else the first candidate as text.
  */
 export const extractWithSource = (completion: string, options: Options = {}): Extraction | null => {
   const found = candidates(completion, options.maxScanChars ?? DEFAULT_MAX_SCAN_CHARS)
-  const chosen = found.find((c) => parses(c.text)) ?? found[0]
+  const anchored = found.filter((c) => c.source !== "last-number")
+  const lastNumber = found.find((c) => c.source === "last-number")
+  // A phrase or box that reads as math wins; else a short text answer ("Tuesday", "(C)"); else
+  // the last number (a long unparsable phrase, "the answer is not obvious until ...", is prose).
+  const chosen = anchored.find((c) => parses(c.text)) ??
+    anchored.find((c) => isShortText(c.text)) ??
+    lastNumber ??
+    anchored.find((c) => c.text.trim() !== "")
   if (chosen === undefined) return null
   const boxed = lastBoxed(chosen.text)
   let answer = stripDelimiters(boxed ?? chosen.text)
@@ -86,23 +100,49 @@ export const normalize = (answer: string): string => {
   return toText(node)
 }
 
-/** Does `pred` (an answer, not a whole completion) denote the same answer as `gold`? */
+interface Resolved {
+  /** The answer text used (the input, or the answer anchored inside it). */
+  readonly text: string
+  readonly cleaned: string | null
+  readonly node: MathNode | null
+}
+
+/**
+ * An answer string ready to compare: cleaned and parsed; when it does not parse as math but holds
+ * an anchored answer (a box, "#### 72", "The answer is 5"), that answer instead, so a GSM8K
+ * `answer` field or a MATH solution can serve as the gold.
+ */
+const resolve = (text: string): Resolved => {
+  const cleaned = clean(text)
+  const node = cleaned === null ? null : parse(cleaned)
+  if (node !== null) return { text, cleaned, node }
+  for (const c of candidates(text, DEFAULT_MAX_SCAN_CHARS)) {
+    if (c.source === "last-number") continue
+    const inner = clean(c.text)
+    const innerNode = inner === null ? null : parse(inner)
+    if (innerNode !== null) return { text: c.text, cleaned: inner, node: innerNode }
+  }
+  return { text, cleaned, node: null }
+}
+
+/**
+ * Does `pred` denote the same answer as `gold`? Both are answers (a prose answer with a box or an
+ * answer phrase is reduced to that answer first). Symmetric in its two arguments.
+ */
 export const equivalent = (pred: string, gold: string, options: Options = {}): boolean => {
   const p = pred.trim()
   const g = gold.trim()
   if (p === "" || g === "") return false
   if (p === g) return true
-  const cp = clean(p)
-  const cg = clean(g)
-  if (cp === null || cg === null) return false
-  if (cp === cg && cp !== "") return true
-  const np = parse(cp)
-  const ng = parse(cg)
-  if (np !== null && ng !== null) {
-    return nodesEqual(np, ng, options.tolerance ?? defaultTolerance, new Budget(options.budget ?? DEFAULT_BUDGET))
+  const rp = resolve(p)
+  const rg = resolve(g)
+  if (rp.cleaned === null || rg.cleaned === null) return false
+  if (rp.cleaned === rg.cleaned && rp.cleaned !== "") return true
+  if (rp.node !== null && rg.node !== null) {
+    return nodesEqual(rp.node, rg.node, options.tolerance ?? defaultTolerance, new Budget(options.budget ?? DEFAULT_BUDGET))
   }
-  const kp = textKey(p)
-  return kp !== "" && kp === textKey(g)
+  const kp = textKey(rp.text)
+  return kp !== "" && kp === textKey(rg.text)
 }
 
 export interface CheckResult {

@@ -46,6 +46,13 @@ describe("MathAnswer.extract", () => {
     ["three quarters, 3/4 of them", "3/4"],
     ["The point is (1,2)", "2"],
     ["a share of 12%", "12%"],
+    ["The solutions are $\\boxed{2}$ and $\\boxed{3}$.", "2, 3"],
+    ["x = \\boxed{-1}, \\boxed{4}", "-1, 4"],
+    ["\\boxed{5}\n\nSo the answer is \\boxed{5}", "5"],
+    ["Part (a): \\boxed{1}. Part (b): \\boxed{2}", "2"],
+    ["The answer is:\n\n$$\\frac{1}{2}$$", "\\frac{1}{2}"],
+    ["The answer is not obvious until we expand everything, which gives 14 in the end", "14"],
+    ["The answer is Tuesday.", "Tuesday"],
     ["There is no number here.", null],
     ["", null],
     ["\\boxed{}", null]
@@ -89,7 +96,33 @@ describe("MathAnswer.check", () => {
     ["so the answer is $\\boxed{(1, 2)}$", "(2, 1)", false],
     ["\\boxed{[0,1)}", "[0,1]", false],
     ["We find \\boxed{\\text{(C)}}", "C", true],
-    ["Nothing to see.", "3", false]
+    ["Nothing to see.", "3", false],
+    // Full completions in the styles models write.
+    [
+      "Let the width be $w$. Then the length is $2w$, so $2(w + 2w) = 36$, giving $w = 6$.\n\nThe area is $6 \\cdot 12 = 72$.\n\nTherefore, the final answer is $\\boxed{72}$.",
+      "72",
+      true
+    ],
+    [
+      "<think>\nWe need x^2 = 16... so x = 4? But x can be negative too.\n</think>\n\nThe solutions are $x = \\pm 4$.\n\n**Final Answer**\n\\[\n\\boxed{\\pm 4}\n\\]",
+      "-4, 4",
+      true
+    ],
+    [
+      "Janet's ducks lay 16 eggs per day. She eats 3 and bakes with 4, so she sells 16 - 3 - 4 = <<16-3-4=9>>9 eggs.\nShe makes 9 * $2 = $<<9*2=18>>18 every day.\n#### 18",
+      "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18 every day at the farmer's market.\n#### 18",
+      true
+    ],
+    ["Minerva style.\nFinal Answer: The final answer is $\\frac{\\sqrt{3}}{2}$. I hope it is correct.", "\\frac{\\sqrt3}{2}", true],
+    ["So the interval is $\\boxed{(-\\infty, 2] \\cup [5, \\infty)}$.", "(-\\infty,2]\\cup[5,\\infty)", true],
+    ["So the interval is $\\boxed{(-\\infty, 2) \\cup [5, \\infty)}$.", "(-\\infty,2]\\cup[5,\\infty)", false],
+    ["The vector is $\\boxed{\\begin{pmatrix} 3 \\\\ -1 \\end{pmatrix}}$.", "\\begin{pmatrix}3\\\\-1\\end{pmatrix}", true],
+    ["The probability is $\\boxed{\\dfrac{5}{12}}$", "\\frac{5}{12}", true],
+    ["The probability is $\\boxed{\\dfrac{5}{12}}$", "\\frac{7}{12}", false],
+    ["The answer is $\\boxed{\\text{(B)}}$", "B", true],
+    ["The answer is $\\boxed{\\text{(B)}}$", "C", false],
+    ["Therefore, the answer is $\\boxed{1,\\!000,\\!000}$.", "1000000", true],
+    ["so she has \\$\\boxed{12.50} left", "12.5", true]
   ]
   it.each(table)("%j vs %j -> %j", (completion, gold, correct) => {
     const r = MathAnswer.check(completion, gold)

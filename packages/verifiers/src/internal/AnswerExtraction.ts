@@ -6,7 +6,7 @@
  * completion are read; every scan is linear and every regex has a literal anchor and bounded
  * quantifiers, so a hostile megabyte costs milliseconds.
  */
-import { lastBoxed, lastBoxedAt, MAX_ANSWER_CHARS } from "./LatexText.js"
+import { lastBoxed, lastBoxGroup, MAX_ANSWER_CHARS } from "./LatexText.js"
 
 export type Source = "final-answer" | "boxed" | "answer-phrase" | "last-number"
 
@@ -33,7 +33,8 @@ const lastMatchEnd = (re: RegExp, s: string): number => {
 /** The answer written right after a phrase: a `$..$`/`\(..\)`/`\[..\]` span, a box, or a sentence. */
 const readSpan = (s: string, start: number): Array<string> => {
   let p = start
-  while (p < s.length && (s[p] === " " || s[p] === "\t" || s[p] === "*" || s[p] === ":")) p++
+  const limit = Math.min(s.length, start + 200)
+  while (p < limit && /[\s*:]/.test(s[p]!)) p++
   const rest = s.slice(p, p + MAX_ANSWER_CHARS)
   const closeAt = (open: string, close: string): string | null => {
     if (!rest.startsWith(open)) return null
@@ -122,12 +123,15 @@ export const lastNumber = (s: string): string | null => {
   return text
 }
 
-/** Answer candidates in priority order (at most one per source, several spans per phrase). */
+/**
+ * Answer candidates in priority order (several spans per phrase); the last number always comes
+ * last, and `MathAnswer.extract` uses it only when no phrase or box gave a usable answer.
+ */
 export const candidates = (completion: string, maxScanChars: number): Array<Candidate> => {
   const s = completion.length > maxScanChars ? completion.slice(completion.length - maxScanChars) : completion
   const out: Array<Candidate> = []
   const finalEnd = lastMatchEnd(FINAL_ANSWER, s)
-  const boxed = lastBoxedAt(s)
+  const boxed = lastBoxGroup(s)
   // A box written after the last "final answer is" is the later decision ("...final answer is 5?
   // Wait... \boxed{6}"): it goes first. A box inside the phrase's span reads the same either way.
   const boxFirst = boxed !== null && boxed.start >= finalEnd
@@ -136,9 +140,7 @@ export const candidates = (completion: string, maxScanChars: number): Array<Cand
   if (boxed !== null && !boxFirst) out.push({ source: "boxed", text: boxed.text })
   const phraseEnd = lastMatchEnd(ANSWER_PHRASE, s)
   if (phraseEnd !== -1) for (const text of readSpan(s, phraseEnd)) out.push({ source: "answer-phrase", text })
-  if (out.length === 0) {
-    const n = lastNumber(s)
-    if (n !== null) out.push({ source: "last-number", text: n })
-  }
+  const n = lastNumber(s)
+  if (n !== null) out.push({ source: "last-number", text: n })
   return out
 }

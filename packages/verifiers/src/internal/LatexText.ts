@@ -10,31 +10,41 @@ export const MAX_ANSWER_CHARS = 2000
 
 const BOX_COMMANDS = ["\\boxed", "\\fbox"] as const
 
-/**
- * Content of the last `\boxed{...}` / `\fbox{...}` whose braces balance, or of a trailing
- * `\boxed 5` (no braces). One pass with a brace stack: linear even for `\boxed{` repeated 100k
- * times with no closing brace. Escaped braces `\{ \}` are content, not grouping.
- */
-export const lastBoxed = (s: string): string | null => lastBoxedAt(s)?.text ?? null
+interface Box {
+  /** Index of the box command's backslash. */
+  readonly command: number
+  /** Index of the first content character. */
+  readonly start: number
+  /** Index just past the box (past its closing brace). */
+  readonly end: number
+  readonly text: string
+}
 
-/** `lastBoxed` with the index of the box's opening brace (or first content char). */
-export const lastBoxedAt = (s: string): { readonly start: number; readonly text: string } | null => {
-  const boxOpen = new Set<number>() // index of the `{` right after a box command
-  const bareStarts: Array<number> = [] // `\boxed 5`: index of the first content char
+/**
+ * Every `\boxed{...}` / `\fbox{...}` whose braces balance, and every `\boxed 5` (no braces), in
+ * order. One pass with a brace stack: linear even for `\boxed{` repeated 100k times with no
+ * closing brace. Escaped braces `\{ \}` are content, not grouping.
+ */
+const boxes = (s: string): Array<Box> => {
+  const commandAt = new Map<number, number>() // `{` right after a box command -> command index
+  const out: Array<Box> = []
   for (const cmd of BOX_COMMANDS) {
     let at = s.indexOf(cmd)
     while (at !== -1) {
       let j = at + cmd.length
       if (!/[A-Za-z]/.test(s[j] ?? "")) {
         while (s[j] === " ") j++
-        if (s[j] === "{") boxOpen.add(j)
-        else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") bareStarts.push(j)
+        if (s[j] === "{") commandAt.set(j, at)
+        else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") {
+          let end = j
+          while (end < s.length && !/[\s$]/.test(s[end]!)) end++
+          out.push({ command: at, start: j, end, text: s.slice(j, end) })
+        }
       }
       at = s.indexOf(cmd, at + cmd.length)
     }
   }
-  let best: { start: number; text: string } | null = null
-  if (boxOpen.size > 0) {
+  if (commandAt.size > 0) {
     const stack: Array<number> = []
     for (let i = 0; i < s.length; i++) {
       const ch = s[i]
@@ -45,19 +55,44 @@ export const lastBoxedAt = (s: string): { readonly start: number; readonly text:
       if (ch === "{") stack.push(i)
       else if (ch === "}") {
         const open = stack.pop()
-        if (open !== undefined && boxOpen.has(open) && (best === null || open > best.start)) {
-          best = { start: open, text: s.slice(open + 1, i) }
-        }
+        const command = open === undefined ? undefined : commandAt.get(open)
+        if (command !== undefined) out.push({ command, start: open! + 1, end: i + 1, text: s.slice(open! + 1, i) })
       }
     }
   }
-  for (const start of bareStarts) {
-    if (best !== null && start < best.start) continue
-    let end = start
-    while (end < s.length && !/[\s$]/.test(s[end]!)) end++
-    best = { start, text: s.slice(start, end) }
+  return out.sort((a, b) => a.start - b.start)
+}
+
+/** Content of the last balanced box, or `null`. */
+export const lastBoxed = (s: string): string | null => lastBoxedAt(s)?.text ?? null
+
+/** The last balanced box with its content's start index. */
+export const lastBoxedAt = (s: string): { readonly start: number; readonly text: string } | null => {
+  const all = boxes(s)
+  return all.length === 0 ? null : all[all.length - 1]!
+}
+
+/** What may stand between boxes listed as one answer: `\boxed{2}, \boxed{3}`, `$\boxed{2}$ and $\boxed{3}$`. */
+const BOX_LIST_GAP = /^[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\})[\s$]*$/
+
+/**
+ * The last box, joined with the boxes right before it when they are listed with a comma, "and" or
+ * "or" between them (one answer boxed piece by piece): `\boxed{2}, \boxed{3}` gives `2, 3`.
+ * Boxes separated by prose or by whitespace alone (a repeated final answer) are not joined.
+ */
+export const lastBoxGroup = (s: string): { readonly start: number; readonly text: string } | null => {
+  const all = boxes(s)
+  if (all.length === 0) return null
+  let k = all.length - 1
+  const texts = [all[k]!.text]
+  while (k > 0 && texts.length < 16) {
+    const prev = all[k - 1]!
+    const gap = s.slice(prev.end, all[k]!.command)
+    if (prev.end > all[k]!.command || gap.length > 40 || !BOX_LIST_GAP.test(gap)) break
+    texts.unshift(prev.text)
+    k--
   }
-  return best
+  return { start: all[k]!.start, text: texts.join(", ") }
 }
 
 /** Removes one layer of `$$..$$`, `$..$`, `\(..\)`, `\[..\]` around the whole string, repeatedly. */
@@ -106,7 +141,11 @@ const MATH_WORDS = new Set([
   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "and", "or"
 ])
 /** Two-letter units that may trail a number (longer words are stripped whatever they are). */
-const SHORT_UNITS = new Set(["cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "yd", "mi", "hr", "lb", "oz", "sq", "mph", "am", "pm"])
+const SHORT_UNITS = new Set([
+  "cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "yd", "mi", "hr", "lb", "oz", "sq", "am", "pm",
+  // short words inside unit phrases: "3/5 of the class", "2 to a box"
+  "of", "to", "at", "on", "by", "an", "as", "per"
+])
 
 const TEXT_COMMAND = /\\(text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal|emph|bf|rm|it)\s*\{/g
 

@@ -584,7 +584,8 @@ const nodesEqual = (a: MathNode, b: MathNode, tolerance: Tolerance, budget: Budg
     const items = listItems(l)
     if (o.kind === "list" || o.kind === "set") return unorderedEqual(items, o.items, tolerance, budget)
     if (o.kind === "tuple") return orderedEqual(items, o.items, tolerance, budget)
-    return items.length === 1 && nodesEqual(items[0]!, o, tolerance, budget)
+    // A list against one value: every listed value must be it ("2, 2" is the double root 2).
+    return isScalar(o) && unorderedEqual(items, [o], tolerance, budget)
   }
   if (a.kind === "set" || b.kind === "set") {
     const [s, o] = a.kind === "set" ? [a, b] : [b, a]
@@ -601,8 +602,15 @@ const nodesEqual = (a: MathNode, b: MathNode, tolerance: Tolerance, budget: Budg
       orderedEqual(a.rows.flat(), b.rows.flat(), tolerance, budget)
   }
   if (a.kind === "rel" && b.kind === "rel") return relationsEqual(a, b, tolerance, budget)
+  // One side an equation, the other a value: the value of the equation is its last side
+  // (math-verify: "1+1+1=3" or "k = x+1" against a plain gold keeps the right-hand side).
+  const equation = (n: MathNode) => n.kind === "rel" && n.ops.every((op) => op === "=")
+  if (equation(a) && b.kind !== "rel") return nodesEqual(lastSide(a), b, tolerance, budget)
+  if (equation(b) && a.kind !== "rel") return nodesEqual(a, lastSide(b), tolerance, budget)
   return false
 }
+
+const lastSide = (n: MathNode): MathNode => (n.kind === "rel" ? n.sides[n.sides.length - 1]! : n)
 
 /** Do two parsed answers denote the same value? `false` when the work budget runs out. */
 export const equal = (a: MathNode, b: MathNode, tolerance: Tolerance, budget: Budget): boolean => {

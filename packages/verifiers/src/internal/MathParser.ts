@@ -131,6 +131,8 @@ const FUNCTIONS = new Set([
   "ln", "log", "exp", "abs", "sqrt", "floor", "ceil", "gcd", "lcm", "max", "min"
 ])
 
+const INVERSE_TRIG: Record<string, string> = { sin: "arcsin", cos: "arccos", tan: "arctan" }
+
 const GREEK = new Set([
   "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
   "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
@@ -498,7 +500,13 @@ class Parser {
       args = [this.parsePower()]
     }
     if (args.length === 0) return fail("function without argument")
-    const canonical = name === "ln" ? "log" : name
+    let canonical = name === "ln" ? "log" : name
+    // \sin^{-1} x is arcsin x, not 1/sin x.
+    if (power !== null && power.kind === "neg" && power.arg.kind === "num" && Rational.equals(power.arg.value, Rational.one) &&
+      INVERSE_TRIG[canonical] !== undefined) {
+      canonical = INVERSE_TRIG[canonical]!
+      power = null
+    }
     let call: MathNode
     if (canonical === "log" && base !== null) {
       if (args.length !== 1) return fail("log arity")
@@ -569,6 +577,12 @@ class Parser {
       case "vec":
       case "boldsymbol":
         return this.parseArgument()
+      case "mathbb": {
+        // \mathbb{R}: all reals, the interval (-inf, inf).
+        if (this.readBracedWord() !== "R") return fail("blackboard set")
+        const inf: MathNode = this.node({ kind: "const", name: "inf" })
+        return this.node({ kind: "tuple", open: "(", close: ")", items: [this.node({ kind: "neg", arg: inf }), inf] })
+      }
       case "operatorname": {
         const name = this.readBracedWord()
         if (!FUNCTIONS.has(name)) return fail(`operator ${name}`)
