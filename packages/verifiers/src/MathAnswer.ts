@@ -56,17 +56,20 @@ const isShortText = (text: string): boolean => {
 
 /**
  * The answer and where it came from: the first candidate (final-answer phrase, last box,
- * answer phrase) that parses as math, else the first short text candidate, else the last number,
- * else the first candidate as text.
+ * answer phrase) that parses as math, else the first short text candidate, else the last math
+ * span holding the last number, else the last number, else the first candidate as text.
  */
 export const extractWithSource = (completion: string, options: Options = {}): Extraction | null => {
   const found = candidates(completion, options.maxScanChars ?? DEFAULT_MAX_SCAN_CHARS)
-  const anchored = found.filter((c) => c.source !== "last-number")
+  const anchored = found.filter((c) => c.source !== "last-number" && c.source !== "last-math")
+  const lastMath = found.find((c) => c.source === "last-math" && parses(c.text))
   const lastNumber = found.find((c) => c.source === "last-number")
   // A phrase or box that reads as math wins; else a short text answer ("Tuesday", "(C)"); else
-  // the last number (a long unparsable phrase, "the answer is not obvious until ...", is prose).
+  // the last math span or number (a long unparsable phrase, "the answer is not obvious until
+  // ...", is prose).
   const chosen = anchored.find((c) => parses(c.text)) ??
     anchored.find((c) => isShortText(c.text)) ??
+    lastMath ??
     lastNumber ??
     anchored.find((c) => c.text.trim() !== "")
   if (chosen === undefined) return null

@@ -53,6 +53,10 @@ describe("MathAnswer.extract", () => {
     ["The answer is:\n\n$$\\frac{1}{2}$$", "\\frac{1}{2}"],
     ["The answer is not obvious until we expand everything, which gives 14 in the end", "14"],
     ["The answer is Tuesday.", "Tuesday"],
+    ["The ratio is therefore $\\frac{2}{3}$.", "\\frac{2}{3}"],
+    ["So $x = \\frac{1}{2}$", "x = \\frac{1}{2}"],
+    ["We get 5 for $x$.", "5"],
+    ["It costs $5 and $6 in total", "6"],
     ["There is no number here.", null],
     ["", null],
     ["\\boxed{}", null]
@@ -66,6 +70,7 @@ describe("MathAnswer.extract", () => {
     expect(MathAnswer.extractWithSource("The final answer is 3.")?.source).toBe("final-answer")
     expect(MathAnswer.extractWithSource("Answer: 4")?.source).toBe("answer-phrase")
     expect(MathAnswer.extractWithSource("it is 5")?.source).toBe("last-number")
+    expect(MathAnswer.extractWithSource("it is $\\sqrt{5}$")?.source).toBe("last-math")
   })
 
   it("searches only the last maxScanChars characters", () => {

@@ -8,7 +8,7 @@
  */
 import { lastBoxed, lastBoxGroup, MAX_ANSWER_CHARS } from "./LatexText.js"
 
-export type Source = "final-answer" | "boxed" | "answer-phrase" | "last-number"
+export type Source = "final-answer" | "boxed" | "answer-phrase" | "last-math" | "last-number"
 
 export interface Candidate {
   readonly source: Source
@@ -94,7 +94,10 @@ const isDigit = (c: string | undefined): boolean => c !== undefined && c >= "0" 
  * back from the last digit, so `1,1,1,...` of any length costs the same; a longer digit run gives
  * `null`.
  */
-export const lastNumber = (s: string): string | null => {
+export const lastNumber = (s: string): string | null => lastNumberAt(s)?.text ?? null
+
+/** `lastNumber` with the index range it was read from. */
+const lastNumberAt = (s: string): { readonly text: string; readonly start: number; readonly end: number } | null => {
   let j = s.length - 1
   while (j >= 0 && !isDigit(s[j])) j--
   if (j < 0) return null
@@ -120,12 +123,47 @@ export const lastNumber = (s: string): string | null => {
     text = `-${text}`
   }
   if (s[end] === "%") text += "%"
-  return text
+  return { text, start, end }
+}
+
+/** Index of the last `$` at or before `from` that is not `\$`, or -1. */
+const lastDollar = (s: string, from: number): number => {
+  let k = s.lastIndexOf("$", from)
+  while (k > 0 && s[k - 1] === "\\") k = s.lastIndexOf("$", k - 2)
+  return k
+}
+
+/** The last `$..$`, `$$..$$`, `\(..\)` or `\[..\]` span of the text (its inner text), or `null`. */
+const lastMathSpan = (s: string): { readonly text: string; readonly start: number; readonly end: number } | null => {
+  let best: { text: string; start: number; end: number } | null = null
+  const consider = (start: number, innerStart: number, innerEnd: number, end: number) => {
+    if (start < 0 || innerEnd - innerStart > MAX_ANSWER_CHARS || innerEnd <= innerStart) return
+    if (best === null || end > best.end) best = { text: s.slice(innerStart, innerEnd), start, end }
+  }
+  for (const [open, close] of [["\\[", "\\]"], ["\\(", "\\)"]] as const) {
+    const c = s.lastIndexOf(close)
+    if (c !== -1) {
+      const o = s.lastIndexOf(open, c)
+      if (o !== -1) consider(o, o + 2, c, c + 2)
+    }
+  }
+  const c = lastDollar(s, s.length - 1)
+  if (c > 0) {
+    if (s[c - 1] === "$") {
+      const o = s.lastIndexOf("$$", c - 2)
+      if (o !== -1) consider(o, o + 2, c - 1, c + 1)
+    } else {
+      const o = lastDollar(s, c - 1)
+      if (o !== -1 && s[o - 1] !== "$") consider(o, o + 1, c, c + 1)
+    }
+  }
+  return best
 }
 
 /**
- * Answer candidates in priority order (several spans per phrase); the last number always comes
- * last, and `MathAnswer.extract` uses it only when no phrase or box gave a usable answer.
+ * Answer candidates in priority order (several spans per phrase); the unanchored ones (last math
+ * span, last number) come last, and `MathAnswer.extract` uses them only when no phrase or box gave
+ * a usable answer.
  */
 export const candidates = (completion: string, maxScanChars: number): Array<Candidate> => {
   const s = completion.length > maxScanChars ? completion.slice(completion.length - maxScanChars) : completion
@@ -140,7 +178,13 @@ export const candidates = (completion: string, maxScanChars: number): Array<Cand
   if (boxed !== null && !boxFirst) out.push({ source: "boxed", text: boxed.text })
   const phraseEnd = lastMatchEnd(ANSWER_PHRASE, s)
   if (phraseEnd !== -1) for (const text of readSpan(s, phraseEnd)) out.push({ source: "answer-phrase", text })
-  const n = lastNumber(s)
-  if (n !== null) out.push({ source: "last-number", text: n })
+  // Unanchored: the last math span when it holds the last number ("... is $\frac{2}{3}$."), and
+  // the last number itself.
+  const n = lastNumberAt(s)
+  const span = lastMathSpan(s)
+  if (span !== null && (n === null || (n.start >= span.start && n.end <= span.end))) {
+    out.push({ source: "last-math", text: span.text })
+  }
+  if (n !== null) out.push({ source: "last-number", text: n.text })
   return out
 }

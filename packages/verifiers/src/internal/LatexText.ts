@@ -141,11 +141,9 @@ const MATH_WORDS = new Set([
   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "and", "or"
 ])
 /** Two-letter units that may trail a number (longer words are stripped whatever they are). */
-const SHORT_UNITS = new Set([
-  "cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "yd", "mi", "hr", "lb", "oz", "sq", "am", "pm",
-  // short words inside unit phrases: "3/5 of the class", "2 to a box"
-  "of", "to", "at", "on", "by", "an", "as", "per"
-])
+const SHORT_UNITS = new Set(["cm", "mm", "km", "kg", "mg", "ml", "ft", "in", "yd", "mi", "hr", "lb", "oz", "sq"])
+/** Short words inside unit phrases: "3/5 of the class", "2 to a box", "9 am". */
+const SHORT_WORDS = new Set(["of", "to", "at", "on", "by", "an", "as", "per", "am", "pm"])
 
 const TEXT_COMMAND = /\\(text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal|emph|bf|rm|it)\s*\{/g
 
@@ -195,8 +193,10 @@ const stripTrailingUnits = (s: string): string => {
     if (MATH_WORDS.has(lower)) break
     const before = t.slice(0, m.index + m[1]!.length)
     const spaced = /\s$/.test(before)
-    const isUnit = word.includes("/") || word.length >= 3 || SHORT_UNITS.has(lower)
-    if (!isUnit || (!spaced && !(word.length >= 3 && /\d$/.test(before)))) break
+    const isUnit = word.includes("/") || word.length >= 3 || SHORT_UNITS.has(lower) || SHORT_WORDS.has(lower)
+    // Unspaced only right after a digit and only a real unit or a long word: "5cm", "3cups", not "2xy".
+    const attached = /\d$/.test(before) && (word.length >= 3 || SHORT_UNITS.has(lower))
+    if (!isUnit || (!spaced && !attached)) break
     if (!/\d/.test(before)) break
     t = before
     stripped = true

@@ -164,6 +164,10 @@ class Parser {
     const t = this.peek(offset)
     return t !== undefined && t.t === "cmd" && t.v === v
   }
+  private isWord(v: string): boolean {
+    const t = this.peek()
+    return t !== undefined && t.t === "id" && t.v === v
+  }
   private expectSym(v: string): void {
     if (!this.isSym(v)) fail(`expected ${v}`)
     this.pos++
@@ -183,7 +187,7 @@ class Parser {
     // "x \in [0, 1]" and "x \in \{1, 2\}": the membership names the answer.
     if (this.peek()?.t === "id" && this.isCmd("in", 1)) this.pos += 2
     const items = [this.parseRelation()]
-    while (this.isSym(",") || this.isSym(";") || (this.peek()?.t === "id" && (this.peek() as { v: string }).v === "and")) {
+    while (this.isSym(",") || this.isSym(";") || this.isWord("and") || this.isWord("or")) {
       this.pos++
       if (this.pos >= this.toks.length) break // trailing comma
       items.push(this.parseRelation())
@@ -219,7 +223,7 @@ class Parser {
 
   private parseUnion(): MathNode {
     const items = [this.parseSum()]
-    while (this.isCmd("cup") || (this.peek()?.t === "id" && (this.peek() as { v: string }).v === "U")) {
+    while (this.isCmd("cup") || this.isWord("U")) {
       this.pos++
       items.push(this.parseSum())
     }
@@ -251,7 +255,7 @@ class Parser {
       case "num":
         return false // "2 3" is not a product: give up rather than guess
       case "id":
-        return t.v !== "and" && t.v !== "U"
+        return t.v !== "and" && t.v !== "or" && t.v !== "U"
       case "cmd":
         return t.v === "frac" || t.v === "sqrt" || t.v === "binom" || t.v === "pi" || t.v === "infty" ||
           GREEK.has(t.v) || FUNCTIONS.has(t.v) || t.v === "operatorname" || t.v === "lvert" ||
