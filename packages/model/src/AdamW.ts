@@ -4,10 +4,11 @@
  * `torch.nn.utils.clip_grad_norm_`. tfjs ships Adam without weight decay.
  *
  * State is explicit data — the step count and the first/second moments by parameter name — so a
- * checkpoint saves and restores it; `apply` updates parameters and state in place (tf.Variables),
- * which is how tfjs avoids reallocating every step. The engine may later fuse this into one kernel.
+ * checkpoint saves and restores it; `apply` updates parameters and state in place (tf.Variables):
+ * the engine's fused pass over all parameters on wasm, composed tfjs ops elsewhere.
  */
 import { InvalidArgumentError } from "@duet/core"
+import { AdamW as EngineAdamW } from "@duet/engine"
 import { tf } from "./internal/Tfjs.js"
 
 export interface AdamWConfig {
@@ -90,33 +91,8 @@ export const apply = (
   lr: number = config.lr
 ): { gradNorm: number } => {
   for (const name of grads.keys()) if (!params.has(name)) throw new InvalidArgumentError(`grads.${name}`, "is not a parameter")
-  const t = state.step + 1
-  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = config
-  const norm = tf.tidy(() => {
-    const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)))
-    const total = tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares))
-    // torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to at most 1
-    const scale = config.maxGradNorm === null ? tf.scalar(1) : tf.minimum(1, tf.div(config.maxGradNorm, tf.add(total, 1e-6)))
-    for (const [name, p] of params) {
-      const gRaw = grads.get(name)
-      if (gRaw === undefined) continue // unused parameter: no update, as torch skips grad=None
-      const g = tf.mul(gRaw, scale)
-      const m = state.m.get(name)!
-      const v = state.v.get(name)!
-      const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1))
-      const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2))
-      const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(1 - b2 ** t)), eps)
-      const decayed = wd > 0 && decays(name, p.shape) ? tf.mul(p, 1 - lr * wd) : p
-      p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / (1 - b1 ** t))))
-      m.assign(m1)
-      v.assign(v1)
-    }
-    return total
-  })
-  const gradNorm = norm.dataSync()[0]!
-  norm.dispose()
-  state.step = t
-  return { gradNorm }
+  // the engine's single fused pass on wasm with duet's kernels; the same formula as tfjs ops otherwise
+  return EngineAdamW.apply(params, grads, state, config, lr, decays)
 }
 
 /** Frees the moments. */

@@ -4,14 +4,15 @@
  * `position` and returns softmax(q k^T / sqrt(hd)) v over positions 0..position (Vaswani et al. 2017,
  * eq. 1; q arrives already scaled by 1/sqrt(hd) from the model).
  *
- * - `inPlace`: preallocated Float32Arrays (B, H, capacity, hd) written in place, attention for the
- *   single new query computed straight from them. No copy of the cache per step, and any subset
- *   of rows can step (finished rows drop out of the batch). This is the seam a fused engine kernel
- *   replaces.
+ * - `inPlace`: preallocated (B, H, capacity, hd) keys and values written in place, attention for
+ *   the single new query computed straight from them: no copy of the cache per step, and any subset
+ *   of rows can step (finished rows drop out of the batch). The engine's fused cache (`inPlace`),
+ *   or this package's JS one with a pluggable kernel (`inPlaceJs`).
  * - `concat`: the plain-tfjs way, growing (B, H, t, hd) tensors by `tf.concat` and attending with
  *   batched matmuls; every row steps every time. Kept as the stock-tfjs baseline for benchmarks.
  */
 import { InvalidArgumentError } from "@duet/core"
+import { DecodeCache } from "@duet/engine"
 import { tf } from "./internal/Tfjs.js"
 import type { GptConfig } from "./Gpt.js"
 
@@ -147,10 +148,20 @@ export const jsDecodeAttention = (): DecodeAttention => {
 }
 
 /**
- * A preallocated cache written in place; attention over it runs on the CPU side through
- * `attention` (default `jsDecodeAttention()`).
+ * The engine's preallocated cache with fused decode attention: reads q, k, v straight from the wasm
+ * heap and runs natively when the OpenBLAS addon is built (JS loops otherwise; dataSync copies on
+ * other backends). The default of `Sampler.sample`.
  */
-export const inPlace = (config: GptConfig, batch: number, capacity: number, attention: DecodeAttention = jsDecodeAttention()): KvCache => {
+export const inPlace = (config: GptConfig, batch: number, capacity: number): KvCache => {
+  checkShape(config, batch, capacity)
+  return DecodeCache.make({ layers: config.nLayer, batch, heads: config.nHead, headDim: config.nEmbd / config.nHead, capacity, scale: 1 })
+}
+
+/**
+ * A preallocated cache written in place, with attention run through `attention` on Float32Arrays
+ * (default `jsDecodeAttention()`); the reference for, and fallback of, `inPlace`.
+ */
+export const inPlaceJs = (config: GptConfig, batch: number, capacity: number, attention: DecodeAttention = jsDecodeAttention()): KvCache => {
   checkShape(config, batch, capacity)
   const H = config.nHead
   const C = config.nEmbd

@@ -39,11 +39,11 @@ export interface SampleOptions {
   /** Generator to draw from (advanced by one split per call); give this or `seed`. */
   readonly rng?: Rng
   /**
-   * "inPlace" (default), "concat" (plain-tfjs baseline), "none" (full forward per token, the
-   * reference), or a factory of any `KvCache` (e.g. the engine's fused one).
+   * "inPlace" (default: the engine's fused cache), "concat" (plain-tfjs baseline), "none" (full
+   * forward per token, the reference), or a factory of any `KvCache`.
    */
   readonly cache?: "inPlace" | "concat" | "none" | ((config: GptConfig, batch: number, capacity: number) => KvCache.KvCache)
-  /** Attention kernel for the in-place cache (default: the JS one); e.g. a fused engine kernel. */
+  /** With `cache: "inPlace"`: use this package's JS cache with this attention kernel instead of the engine's. */
   readonly decodeAttention?: KvCache.DecodeAttention
 }
 
@@ -221,7 +221,9 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
         : cachedSource(
             policy,
             kind === "inPlace"
-              ? KvCache.inPlace(policy.config, B, capacity, options.decodeAttention)
+              ? options.decodeAttention === undefined
+                ? KvCache.inPlace(policy.config, B, capacity)
+                : KvCache.inPlaceJs(policy.config, B, capacity, options.decodeAttention)
               : kind === "concat"
                 ? KvCache.concat(policy.config, B, capacity)
                 : kind(policy.config, B, capacity)

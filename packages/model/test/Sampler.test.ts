@@ -51,7 +51,7 @@ describe("Sampler.sample", () => {
         (seed, temperature, topK, topP) => {
           const opts = { maxTokens: 8, temperature, topK, topP, stopTokens: [2], seed }
           const ref = Sampler.sample(policy, prompts, { ...opts, cache: "none" })
-          const factory = (c: typeof tinyConfig, b: number, cap: number) => KvCache.inPlace(c, b, cap)
+          const factory = (c: typeof tinyConfig, b: number, cap: number) => KvCache.inPlaceJs(c, b, cap)
           for (const cache of ["inPlace", "concat", factory] as const) {
             const got = Sampler.sample(policy, prompts, { ...opts, cache })
             got.forEach((g, i) => {
