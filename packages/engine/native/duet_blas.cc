@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -412,6 +413,73 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// sumRows(heap, xOff, outOff, outer, mid, inner): out[o, i] = sum_m x[o, m, i] (float64 accumulators),
+// i.e. a sum over a contiguous block of axes that is not innermost.
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t xo = Int(info, 1), oo = Int(info, 2), outer = Int(info, 3), mid = Int(info, 4), inner = Int(info, 5);
+  if (outer < 0 || mid < 0 || inner < 0) throw Napi::RangeError::New(env, "duet_blas.sumRows: negative size");
+  CheckRange(env, h, xo, outer * mid * inner, "x");
+  CheckRange(env, h, oo, outer * inner, "out");
+  std::vector<double> acc(inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    const float* x = h.data + xo + o * mid * inner;
+    for (int64_t m = 0; m < mid; ++m)
+      for (int64_t i = 0; i < inner; ++i) acc[i] += x[m * inner + i];
+    float* out = h.data + oo + o * inner;
+    for (int64_t i = 0; i < inner; ++i) out[i] = static_cast<float>(acc[i]);
+  }
+  return env.Undefined();
+}
+
+// sumSquares(heap, offsets Int32Array, sizes Int32Array) -> sum of x^2 over all the ranges (float64).
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  Napi::Int32Array offs = info[1].As<Napi::Int32Array>();
+  Napi::Int32Array sizes = info[2].As<Napi::Int32Array>();
+  if (offs.ElementLength() != sizes.ElementLength()) throw Napi::RangeError::New(env, "duet_blas.sumSquares: length mismatch");
+  double total = 0;
+  for (size_t k = 0; k < offs.ElementLength(); ++k) {
+    CheckRange(env, h, offs[k], sizes[k], "x");
+    const float* x = h.data + offs[k];
+    double acc = 0;
+    for (int64_t i = 0; i < sizes[k]; ++i) acc += static_cast<double>(x[i]) * x[i];
+    total += acc;
+  }
+  return Napi::Number::New(env, total);
+}
+
+// adamW(heap, n, gOff, pOff, mOff, vOff, pOut, mOut, vOut, scale, b1, b2, keep, stepSize, bc2, eps):
+// torch.optim.AdamW on one parameter with g = scale * grad (clipping), in double per element:
+//   m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p = keep p - stepSize m / (sqrt(v) / bc2 + eps)
+// keep = 1 - lr wd (or 1), stepSize = lr / (1 - b1^t), bc2 = sqrt(1 - b2^t). Outputs may alias inputs.
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 16) throw Napi::TypeError::New(env, "duet_blas.adamW: expected 16 arguments");
+  Heap h = GetHeap(info[0]);
+  int64_t n = Int(info, 1);
+  int64_t go = Int(info, 2), po = Int(info, 3), mo = Int(info, 4), vo = Int(info, 5);
+  int64_t pt = Int(info, 6), mt = Int(info, 7), vt = Int(info, 8);
+  double scale = Num(info, 9), b1 = Num(info, 10), b2 = Num(info, 11), keep = Num(info, 12), step = Num(info, 13),
+         bc2 = Num(info, 14), eps = Num(info, 15);
+  for (int64_t off : {go, po, mo, vo, pt, mt, vt}) CheckRange(env, h, off, n, "AdamW buffer");
+  float* d = h.data;
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = d[go + i] * scale;
+    const double m = b1 * d[mo + i] + (1 - b1) * g;
+    const double v = b2 * d[vo + i] + (1 - b2) * g * g;
+    const double p = d[po + i] * keep - step * m / (std::sqrt(v) / bc2 + eps);
+    d[mt + i] = static_cast<float>(m);
+    d[vt + i] = static_cast<float>(v);
+    d[pt + i] = static_cast<float>(p);
+  }
+  return env.Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = static_cast<int>(Int(info, 0));
   if (n < 1) throw Napi::RangeError::New(info.Env(), "duet_blas.setThreads: threads must be >= 1");
@@ -435,6 +503,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
+  exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
+  exports.Set("adamW", Napi::Function::New(env, AdamW));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("config", Napi::Function::New(env, Config));

@@ -13,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs"
 import type { Tensor, Variable } from "@tensorflow/tfjs"
 import { InvalidArgumentError } from "@duet/core"
-import { duetWasmKernelsActive } from "./internal/Installer.js"
+import { activeAddon, duetWasmKernelsActive } from "./internal/Installer.js"
 import { assertWasmInternals, heapF32, offsetOf, sizeOf, type WasmBackend } from "./internal/WasmBackend.js"
 
 export interface AdamWConfig {
@@ -106,14 +106,19 @@ const target = (be: WasmBackend, x: Variable): { offset: number; commit: () => v
 }
 
 const fusedApply = (be: WasmBackend, ss: Slot[], config: AdamWConfig, lr: number, t: number, decaysFn: typeof decays): number => {
+  const addon = activeAddon()
   let h = heapF32(be)
   let sq = 0
-  for (const s of ss) {
-    const go = offsetOf(be, s.g)
-    const n = s.g.size
-    for (let i = 0; i < n; i++) {
-      const x = h[go + i]!
-      sq += x * x
+  if (addon !== undefined) {
+    sq = addon.sumSquares(h.buffer as ArrayBuffer, Int32Array.from(ss, (s) => offsetOf(be, s.g)), Int32Array.from(ss, (s) => s.g.size))
+  } else {
+    for (const s of ss) {
+      const go = offsetOf(be, s.g)
+      const n = s.g.size
+      for (let i = 0; i < n; i++) {
+        const x = h[go + i]!
+        sq += x * x
+      }
     }
   }
   const norm = Math.sqrt(sq)
@@ -129,6 +134,11 @@ const fusedApply = (be: WasmBackend, ss: Slot[], config: AdamWConfig, lr: number
     const [pt, mt, vt] = targets.map((x) => x.offset) as [number, number, number]
     const keep = wd > 0 && decaysFn(s.name, s.p.shape) ? 1 - lr * wd : 1
     const n = sizeOf(s.p.shape)
+    if (addon !== undefined) {
+      addon.adamW(h.buffer as ArrayBuffer, n, go, po, mo, vo, pt, mt, vt, scale, b1, b2, keep, stepSize, bc2, eps)
+      for (const x of targets) x.commit()
+      continue
+    }
     for (let i = 0; i < n; i++) {
       const g = h[go + i]! * scale
       const m = b1 * h[mo + i]! + (1 - b1) * g

@@ -3,6 +3,7 @@
  * fused ops) for tfjs 4.22. Import `tf` from here so every package shares one tfjs instance.
  */
 export * as AdamW from "./AdamW.js"
+export * as Bench from "./Bench.js"
 export * as DecodeCache from "./DecodeCache.js"
 export * as Engine from "./Engine.js"
 export * as Ops from "./Ops.js"

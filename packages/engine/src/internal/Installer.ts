@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import type { KernelFunc } from "@tensorflow/tfjs"
+import { gatherKernel, identityKernel } from "./CopyKernels.js"
 import { fusedGradients, fusedKernels } from "./FusedKernels.js"
 import { batchMatMulGradConfig } from "./MatMulGradient.js"
 import { blasBatchMatMul, jsBatchMatMul } from "./MatMulKernel.js"
@@ -76,10 +77,13 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
       ? blasBatchMatMul(opts.matmul.addon, stockMatMul)
       : jsBatchMatMul(stockMatMul, stockFunc(tf.Transpose, "wasm"), be)
   names.unshift(install(tf.BatchMatMul, "wasm", matmul))
-  names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"))))
+  const addon = opts.matmul.kind === "openblas" ? opts.matmul.addon : undefined
+  names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"), addon)))
+  names.push(install(tf.Identity, "wasm", identityKernel(stockFunc(tf.Identity, "wasm"))))
+  names.push(install(tf.GatherV2, "wasm", gatherKernel(stockFunc(tf.GatherV2, "wasm"))))
   names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel))
   for (const g of fusedGradients) tf.registerGradient(g)
-  for (const k of fusedKernels(opts.matmul.kind === "openblas" ? opts.matmul.addon : undefined)) {
+  for (const k of fusedKernels(addon)) {
     names.push(install(k.name, "wasm", k.kernelFunc))
   }
   return names

@@ -84,6 +84,29 @@ export interface NativeAddon {
     headDim: number,
     scale: number
   ): void
+  /** out[o, i] = sum_m x[o, m, i] (float64 accumulation). */
+  sumRows(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, mid: number, inner: number): void
+  /** Sum of squares over the given ranges, in float64. */
+  sumSquares(heap: ArrayBuffer, offsets: Int32Array, sizes: Int32Array): number
+  /** One AdamW update of n elements; see native/duet_blas.cc. */
+  adamW(
+    heap: ArrayBuffer,
+    n: number,
+    gOff: number,
+    pOff: number,
+    mOff: number,
+    vOff: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    scale: number,
+    beta1: number,
+    beta2: number,
+    keep: number,
+    stepSize: number,
+    bc2: number,
+    eps: number
+  ): void
   /** Threads for large GEMMs; GEMMs with M*N*K <= smallFlops run on one thread. */
   setThreads(threads: number, smallFlops?: number): void
   threads(): number

@@ -10,6 +10,7 @@
  */
 import { util } from "@tensorflow/tfjs"
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs"
+import type { NativeAddon } from "./NativeAddon.js"
 import { heapF32, heapI32, offsetOf, sizeOf, type WasmBackend } from "./WasmBackend.js"
 
 interface SumArgs {
@@ -27,7 +28,7 @@ export const contiguousAxes = (axis: number | number[], shape: number[]): { from
 }
 
 export const sumKernel =
-  (stock: KernelFunc): KernelFunc =>
+  (stock: KernelFunc, addon: NativeAddon | undefined): KernelFunc =>
   (args) => {
     const { inputs, backend, attrs } = args as unknown as SumArgs
     const { x } = inputs
@@ -45,6 +46,10 @@ export const sumKernel =
     const heap = heapF32(backend)
     const xo = offsetOf(backend, x)
     const oo = offsetOf(backend, out)
+    if (addon !== undefined) {
+      addon.sumRows(heap.buffer as ArrayBuffer, xo, oo, outer, mid, inner)
+      return out
+    }
     const acc = new Float64Array(inner)
     for (let o = 0; o < outer; o++) {
       acc.fill(0)
@@ -84,7 +89,13 @@ export const unsortedSegmentSumKernel: KernelFunc = (args) => {
   const xo = offsetOf(backend, x)
   const io = offsetOf(backend, segmentIds)
   const ids = heapI32(backend)
-  const data = x.dtype === "float32" ? heapF32(backend) : heapI32(backend)
+  // One loop per element type keeps each monomorphic (a Float32Array | Int32Array loop is ~10x slower).
+  if (x.dtype === "float32") segmentSumF32(heapF32(backend), ids, xo, io, oo, n, inner, numSegments)
+  else segmentSumI32(ids, xo, io, oo, n, inner, numSegments)
+  return out
+}
+
+const segmentSumF32 = (data: Float32Array, ids: Int32Array, xo: number, io: number, oo: number, n: number, inner: number, numSegments: number): void => {
   data.fill(0, oo, oo + numSegments * inner)
   for (let i = 0; i < n; i++) {
     const s = ids[io + i]!
@@ -93,5 +104,15 @@ export const unsortedSegmentSumKernel: KernelFunc = (args) => {
     const dst = oo + s * inner
     for (let j = 0; j < inner; j++) data[dst + j]! += data[src + j]!
   }
-  return out
+}
+
+const segmentSumI32 = (data: Int32Array, xo: number, io: number, oo: number, n: number, inner: number, numSegments: number): void => {
+  data.fill(0, oo, oo + numSegments * inner)
+  for (let i = 0; i < n; i++) {
+    const s = data[io + i]!
+    if (s < 0 || s >= numSegments) continue
+    const src = xo + i * inner
+    const dst = oo + s * inner
+    for (let j = 0; j < inner; j++) data[dst + j] = (data[dst + j]! + data[src + j]!) | 0
+  }
 }
