@@ -7,7 +7,8 @@
  * unbounded symbolic simplification. Containers compare element-wise: tuples and intervals in
  * order with matching brackets, sets and bare lists in any order.
  */
-import { complex, gamma } from "mathjs"
+import type * as MathJs from "mathjs"
+import { createRequire } from "node:module"
 import type { MathNode, RelOp } from "./MathNode.js"
 import * as Node from "./MathNode.js"
 import * as Rational from "./Rational.js"
@@ -69,7 +70,15 @@ interface C {
   isZero(): boolean
 }
 
-const cx = (re: number, im: number): C => complex(re, im) as unknown as C
+/**
+ * mathjs, loaded on first use: importing it costs 1-2 s, and answers that are rational (all of
+ * GSM8K, most of MATH) never need floating point, so a process that checks only those never pays.
+ */
+let mathjs: typeof MathJs | null = null
+const math = (): typeof MathJs => (mathjs ??= createRequire(import.meta.url)("mathjs") as typeof MathJs)
+
+const cx = (re: number, im: number): C => math().complex(re, im) as unknown as C
+const gamma = (x: number): number => math().gamma(x)
 
 /** A comparison's work budget: each evaluated node costs one unit. */
 export class Budget {
