@@ -228,7 +228,11 @@ export const clean = (raw: string): string | null => {
     .replace(/\{,\}/g, ",")
     .replace(/\\[dtc]frac(?![A-Za-z])/g, "\\frac")
     .replace(/\\[dt]binom(?![A-Za-z])/g, "\\binom")
-    .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0/g, " ")
+    // Degrees, with a Celsius/Fahrenheit letter after them: 30^\circ, 30^{\circ}, 30°, 45^\circ C.
+    .replace(
+      /(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0)(?:\s?(?:\\(?:text|mathrm)\s*\{\s*[CF]\s*\}|[CF](?![A-Za-z])))?/g,
+      " "
+    )
     .replace(/\\%/g, "%")
     .replace(/\bpercent\b/gi, "%")
   s = unwrapTextCommands(s)

@@ -131,6 +131,12 @@ const FUNCTIONS = new Set([
   "ln", "log", "exp", "abs", "sqrt", "floor", "ceil", "gcd", "lcm", "max", "min"
 ])
 
+/** Two-letter words that are English, not a product of two variables ("No" is not N*o). */
+const ENGLISH_TWO_LETTER = new Set([
+  "no", "is", "it", "at", "on", "an", "as", "be", "by", "do", "go", "if", "in", "me", "my", "of", "so", "to",
+  "up", "us", "we", "am", "pm", "ok"
+])
+
 const INVERSE_TRIG: Record<string, string> = { sin: "arcsin", cos: "arccos", tan: "arctan" }
 
 const GREEK = new Set([
@@ -443,6 +449,7 @@ class Parser {
     if (w === "inf" || w === "infty" || w === "infinity" || w === "oo") return this.node({ kind: "const", name: "inf" })
     if (FUNCTIONS.has(w)) return this.parseFunction(w)
     if (w.length === 1) return this.variable(w)
+    if (w.length === 2 && ENGLISH_TWO_LETTER.has(w.toLowerCase())) return fail(`word ${w}`)
     if (w.length === 2) {
       // "xy" is x*y: put the second letter back as its own token.
       this.toks.splice(this.pos, 0, { t: "id", v: w.slice(1) })
@@ -501,7 +508,7 @@ class Parser {
     } else if (this.isSym("{")) {
       args = [this.parseBraced()]
     } else {
-      args = [this.parsePower()]
+      args = [this.parseFunctionOperand()]
     }
     if (args.length === 0) return fail("function without argument")
     let canonical = name === "ln" ? "log" : name
@@ -525,6 +532,21 @@ class Parser {
       call = this.node({ kind: "func", name: canonical, args })
     }
     return power === null ? call : this.node({ kind: "pow", left: call, right: power })
+  }
+
+  /**
+   * The argument of `\sin 2x`: factors written side by side (`2x`, `2\pi x`), stopping before
+   * an operator or another function (`\sin x \cos y` is a product of two calls).
+   */
+  private parseFunctionOperand(): MathNode {
+    let arg = this.parsePower()
+    for (;;) {
+      const t = this.peek()
+      if (t === undefined || !this.startsImplicitFactor()) return arg
+      if ((t.t === "cmd" || t.t === "id") && FUNCTIONS.has(t.v)) return arg
+      if (t.t === "sym" && t.v === "(") return arg
+      arg = this.node({ kind: "mul", left: arg, right: this.parsePower() })
+    }
   }
 
   private parseCommand(v: string): MathNode {
@@ -558,6 +580,14 @@ class Parser {
         if (!this.isCmd("}")) return fail("unclosed set")
         this.pos++
         return this.node({ kind: "set", items })
+      }
+      case "langle": {
+        // \langle 1, 2 \rangle: a vector, read as the tuple (1, 2).
+        const items = this.parseList((t) => t?.t === "cmd" && t.v === "rangle")
+        if (!this.isCmd("rangle")) return fail("unclosed angle bracket")
+        this.pos++
+        if (items.length < 2) return fail("angle bracket with one item")
+        return this.node({ kind: "tuple", open: "(", close: ")", items })
       }
       case "emptyset":
       case "varnothing":
@@ -666,6 +696,11 @@ const isIntegerLiteral = (n: MathNode): n is Extract<MathNode, { kind: "num" }> 
 
 /** `2\frac{1}{2}` -> 2 + 1/2 and `-2\frac{1}{2}` -> -(2 + 1/2); null when not a mixed number. */
 const mixedNumber = (left: MathNode, right: MathNode): MathNode | null => {
+  if (right.kind === "percent") {
+    // 33\frac{1}{3}\% is (33 + 1/3)%.
+    const inner = mixedNumber(left, right.arg)
+    return inner === null ? null : { kind: "percent", arg: inner }
+  }
   if (right.kind !== "div" || !isIntegerLiteral(right.left) || !isIntegerLiteral(right.right)) return null
   if (isIntegerLiteral(left)) return { kind: "add", left, right }
   if (left.kind === "neg" && isIntegerLiteral(left.arg)) {
