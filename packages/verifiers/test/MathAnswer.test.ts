@@ -151,7 +151,9 @@ describe("MathAnswer.normalize", () => {
     ["\\{1,2\\}", "{1, 2}"],
     ["\\text{Tuesday}", "tuesday"],
     ["x = 5", "x = 5"],
-    ["50\\%", "50%"]
+    ["50\\%", "50%"],
+    ["30^\\circ", "30"],
+    ["\\sin 30^\\circ", "sin(30°)"]
   ])("%j -> %j", (input, out) => {
     expect(MathAnswer.normalize(input)).toBe(out)
   })

@@ -228,15 +228,16 @@ export const clean = (raw: string): string | null => {
     .replace(/\{,\}/g, ",")
     .replace(/\\[dtc]frac(?![A-Za-z])/g, "\\frac")
     .replace(/\\[dt]binom(?![A-Za-z])/g, "\\binom")
-    // Degrees, with a Celsius/Fahrenheit letter after them: 30^\circ, 30^{\circ}, 30°, 45^\circ C.
+    // Degrees, with a Celsius/Fahrenheit letter after them: 30^\circ, 30^{\circ}, 30°, 45^\circ C,
+    // become the parser's `\degreemark`.
     .replace(
       /(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])|\u00b0)(?:\s?(?:\\(?:text|mathrm)\s*\{\s*[CF]\s*\}|[CF](?![A-Za-z])))?/g,
-      " "
+      "\\degreemark "
     )
     .replace(/\\%/g, "%")
     .replace(/\bpercent\b/gi, "%")
   s = unwrapTextCommands(s)
-  s = s.replace(/\bdegrees?\b/gi, " ")
+  s = s.replace(/\bdegrees?\b/gi, "\\degreemark ")
   s = stripTrailingUnits(s)
   s = s
     .replace(/\s+/g, " ")
@@ -250,7 +251,7 @@ export const clean = (raw: string): string | null => {
 export const textKey = (raw: string): string => {
   const cleaned = clean(raw)
   if (cleaned === null) return raw.trim()
-  const s = cleaned.replace(/[\s{}]/g, "").toLowerCase()
+  const s = cleaned.replace(/\\degreemark|[\s{}]/g, "").toLowerCase()
   const letter = /^\(([a-z])\)$/.exec(s)
   return letter !== null ? letter[1]! : s
 }

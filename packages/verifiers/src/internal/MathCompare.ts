@@ -116,6 +116,8 @@ export const exact = (n: MathNode, budget: Budget): Rational.Rational | null => 
       const a = exact(n.arg, budget)
       return a === null ? null : Rational.mul(a, Rational.make(1n, 100n))
     }
+    case "degree":
+      return exact(n.arg, budget)
     case "add":
     case "sub":
     case "mul":
@@ -248,6 +250,8 @@ const evaluateNode = (n: MathNode, env: ReadonlyMap<string, number>, budget: Bud
       const a = evaluate(n.arg, env, budget)
       return a === null ? null : a.div(100)
     }
+    case "degree":
+      return evaluate(n.arg, env, budget)
     case "add":
     case "sub":
     case "mul":
@@ -370,6 +374,7 @@ const mapTree = (n: MathNode, f: (m: MathNode) => MathNode): MathNode => {
       return f(n)
     case "neg":
     case "percent":
+    case "degree":
       return f({ ...n, arg: mapTree(n.arg, f) })
     case "add":
     case "sub":
@@ -460,17 +465,33 @@ const scalarCore = (a: MathNode, b: MathNode, tolerance: Tolerance, budget: Budg
   return valid >= MIN_VALID_POINTS
 }
 
+const hasDegree = (n: MathNode): boolean => Node.some(n, (m) => m.kind === "degree")
+/** `30°` read as the number 30. */
+const stripDegree = (n: MathNode): MathNode => mapTree(n, (m) => (m.kind === "degree" ? m.arg : m))
+/** `30°` read as radians, 30 pi / 180. */
+const degreeToRadians = (n: MathNode): MathNode =>
+  mapTree(n, (m) =>
+    m.kind === "degree"
+      ? { kind: "mul", left: m.arg, right: { kind: "div", left: { kind: "const", name: "pi" }, right: { kind: "num", value: Rational.make(180n), decimal: false } } }
+      : m)
+
 /**
- * Percent: a side written with `%` may be read as its number (`10%` = 10) or as a fraction
- * (`10%` = 0.1); the other side is compared with both. Two percent sides compare as written.
+ * The readings of one side. Percent: `10%` may be its number (10, the hendrycks MATH normaliser
+ * strips `\%`) or a fraction (0.1, math-verify). Degrees: `30°` may be the number 30 (the brief:
+ * `30^\circ` = 30) or radians (pi/6). When the other side carries the same marker, both are read
+ * as written numbers, so `10%` != `1000%` and `30°` != `1770°`.
  */
+const readings = (n: MathNode, other: MathNode): Array<MathNode> => {
+  let out = [n]
+  if (hasPercent(n)) out = hasPercent(other) ? out.map(stripPercent) : out.flatMap((v) => [stripPercent(v), v])
+  if (hasDegree(n)) out = hasDegree(other) ? out.map(stripDegree) : out.flatMap((v) => [stripDegree(v), degreeToRadians(v)])
+  return out
+}
+
 const scalarEqual = (a: MathNode, b: MathNode, tolerance: Tolerance, budget: Budget): boolean => {
-  const pa = hasPercent(a)
-  const pb = hasPercent(b)
-  if (pa && pb) return scalarCore(stripPercent(a), stripPercent(b), tolerance, budget)
-  if (pa) return scalarCore(stripPercent(a), b, tolerance, budget) || scalarCore(a, b, tolerance, budget)
-  if (pb) return scalarCore(a, stripPercent(b), tolerance, budget) || scalarCore(a, b, tolerance, budget)
-  return scalarCore(a, b, tolerance, budget)
+  const ra = readings(a, b)
+  const rb = readings(b, a)
+  return ra.some((x) => rb.some((y) => scalarCore(x, y, tolerance, budget)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ export type MathNode =
   | { readonly kind: "pm"; readonly left: MathNode | null; readonly right: MathNode; readonly sign: 1 | -1 }
   | { readonly kind: "func"; readonly name: string; readonly args: ReadonlyArray<MathNode> }
   | { readonly kind: "percent"; readonly arg: MathNode }
+  /** `30^\circ`: compared both as the number and as radians (see MathCompare). */
+  | { readonly kind: "degree"; readonly arg: MathNode }
   | {
     readonly kind: "tuple"
     readonly open: "(" | "["
@@ -40,6 +42,7 @@ export const children = (n: MathNode): ReadonlyArray<MathNode> => {
       return []
     case "neg":
     case "percent":
+    case "degree":
       return [n.arg]
     case "add":
     case "sub":
@@ -118,6 +121,8 @@ export const toText = (n: MathNode): string => {
       return `${n.name}(${n.args.map(toText).join(", ")})`
     case "percent":
       return `${wrap(n.arg, 5)}%`
+    case "degree":
+      return `${wrap(n.arg, 5)}°`
     case "tuple":
       return `${n.open}${n.items.map(toText).join(", ")}${n.close}`
     case "set":

@@ -350,6 +350,9 @@ class Parser {
       } else if (this.isSym("%")) {
         this.pos++
         n = this.node({ kind: "percent", arg: n })
+      } else if (this.isCmd("degreemark")) {
+        this.pos++
+        n = this.node({ kind: "degree", arg: n })
       } else if (this.isSym("'")) fail("primes")
       else return n
     }
