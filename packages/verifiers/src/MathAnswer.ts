@@ -42,7 +42,7 @@ export interface Extraction {
   readonly source: Source
 }
 
-/** Does the candidate read as math (or at least as a non-empty cleaned string)? */
+/** Does the candidate parse as math (not only as text)? */
 const parses = (text: string): boolean => {
   const cleaned = clean(text)
   return cleaned !== null && parse(cleaned) !== null
