@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ constexpr int kNoTrans = 111;
 constexpr int kTrans = 112;
 
 int g_threads = 1;                  // threads for large GEMMs
-double g_small_flops = 4.0e6;       // M*N*K at or below this runs on one thread
+double g_small_flops = 2.0e6;       // M*N*K at or below this runs on one thread
 
 struct Heap {
   float* data;
@@ -64,13 +65,45 @@ int64_t Extent(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
+// Thread choice per GEMM size class (floor(log2(M*N*K))). Whether a second thread pays depends
+// on the size and on how loaded the machine is (these machines are shared): on an idle 2-core box
+// 2 threads nearly double a 1024^3 GEMM, under load they halve it. So each class keeps an
+// exponential average of seconds per M*N*K for 1 and for `g_threads` threads, runs the faster, and
+// re-tries the other every 32nd call. Below g_small_flops one thread always (threads never pay there).
+struct ThreadStats {
+  double ema[2] = {0, 0};
+  int64_t n[2] = {0, 0};
+  int64_t calls = 0;
+};
+ThreadStats g_stats[64];
+
+int ChooseSlot(double mnk) {
+  if (g_threads <= 1 || mnk <= g_small_flops) return 0;
+  ThreadStats& s = g_stats[std::min(63, static_cast<int>(std::log2(mnk)))];
+  ++s.calls;
+  if (s.n[0] < 2) return 0;
+  if (s.n[1] < 2) return 1;
+  int best = s.ema[0] <= s.ema[1] ? 0 : 1;
+  if (s.calls % 32 == 0) best = 1 - best;
+  return best;
+}
+
+void Record(double mnk, int slot, double seconds) {
+  if (g_threads <= 1 || mnk <= g_small_flops) return;
+  ThreadStats& s = g_stats[std::min(63, static_cast<int>(std::log2(mnk)))];
+  const double x = seconds / mnk;
+  s.ema[slot] = s.n[slot] == 0 ? x : 0.75 * s.ema[slot] + 0.25 * x;
+  ++s.n[slot];
+}
+
 void WithThreads(double mnk, int batch, const std::function<void()>& f) {
-  // OpenBLAS's own cut-off (M*N*K <= 262144) is far below the size where a second thread pays
-  // on these machines; a batch of small GEMMs is run on one thread as well.
-  int want = (mnk <= g_small_flops) ? 1 : g_threads;
-  (void)batch;
+  const int slot = ChooseSlot(mnk);
+  const int want = slot == 0 ? 1 : g_threads;
   if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
+  const auto t0 = std::chrono::steady_clock::now();
   f();
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Record(mnk, slot, dt / std::max(1, batch));
 }
 
 // sgemm(heap, transA, transB, M, N, K, alpha, beta, batch,
@@ -155,8 +188,9 @@ Napi::Value SgemmOffsets(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------------------------------------
 // Fused elementwise / row kernels. Written as plain loops the compiler vectorises: the addon is
-// built on the machine that runs it, with -march=native (scripts/build-addon.mjs), and with
-// -fno-trapping-math so the clamps and selects if-convert into vector blends.
+// built on the machine that runs it, with -march=native (scripts/build-addon.mjs), with
+// -fno-trapping-math so the clamps and selects if-convert into vector blends, and -fopenmp-simd so
+// the `omp simd reduction` loops vectorise (reassociating those sums only; no OpenMP runtime).
 #define DUET_CLONES
 
 // exp(x) for float, vectorisable: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then
@@ -359,7 +393,9 @@ DUET_CLONES static void DecodeAttentionLoop(const float* q, const float* k, cons
       float mx = -3.4e38f;
       for (int64_t t = 0; t <= position; ++t) {
         float s = 0;
-        for (int64_t d = 0; d < hd; ++d) s += qi[d] * K[t * hd + d];
+        const float* kt = K + t * hd;
+#pragma omp simd reduction(+ : s)
+        for (int64_t d = 0; d < hd; ++d) s += qi[d] * kt[d];
         s *= scale;
         scores[t] = s;
         mx = s > mx ? s : mx;
@@ -485,6 +521,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (n < 1) throw Napi::RangeError::New(info.Env(), "duet_blas.setThreads: threads must be >= 1");
   g_threads = n;
   if (info.Length() > 1 && info[1].IsNumber()) g_small_flops = Num(info, 1);
+  for (auto& st : g_stats) st = ThreadStats{};
   openblas_set_num_threads(n);
   return info.Env().Undefined();
 }

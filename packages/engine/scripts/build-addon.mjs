@@ -60,7 +60,7 @@ try {
   const tmp = path.join(outDir, `duet_blas.${process.pid}.tmp.node`)
   const march = process.env.DUET_BLAS_MARCH ?? "native"
   const args = [
-    "-O3", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-fno-trapping-math", "-fno-math-errno",
+    "-O3", "-std=c++17", "-fPIC", "-shared", "-fvisibility=hidden", "-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd",
     "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     `-I${nodeInclude}`, `-I${napiInclude}`,
     path.join(root, "native", "duet_blas.cc"),

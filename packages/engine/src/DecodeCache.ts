@@ -67,6 +67,8 @@ const attendJs = (
   scores: Float64Array
 ): void => {
   const C = H * hd
+  const q = new Float64Array(hd)
+  const acc = new Float64Array(hd)
   for (let i = 0; i < rows.length; i++) {
     const b = rows[i]!
     for (let h = 0; h < H; h++) {
@@ -74,12 +76,11 @@ const attendJs = (
       const at = i * C + h * hd
       K.set(src.subarray(ko + at, ko + at + hd), base + position * hd)
       V.set(src.subarray(vo + at, vo + at + hd), base + position * hd)
+      for (let d = 0; d < hd; d++) q[d] = src[qo + at + d]! * scale
       let mx = -Infinity
-      for (let t = 0; t <= position; t++) {
+      for (let t = 0, kt = base; t <= position; t++, kt += hd) {
         let s = 0
-        const kt = base + t * hd
-        for (let d = 0; d < hd; d++) s += src[qo + at + d]! * K[kt + d]!
-        s *= scale
+        for (let d = 0; d < hd; d++) s += q[d]! * K[kt + d]!
         scores[t] = s
         if (s > mx) mx = s
       }
@@ -89,13 +90,13 @@ const attendJs = (
         scores[t] = e
         total += e
       }
-      const o = oo + at
-      for (let d = 0; d < hd; d++) dst[o + d] = 0
-      for (let t = 0; t <= position; t++) {
-        const p = scores[t]! / total
-        const vt = base + t * hd
-        for (let d = 0; d < hd; d++) dst[o + d]! += p * V[vt + d]!
+      acc.fill(0)
+      for (let t = 0, vt = base; t <= position; t++, vt += hd) {
+        const p = scores[t]!
+        for (let d = 0; d < hd; d++) acc[d]! += p * V[vt + d]!
       }
+      const inv = 1 / total
+      for (let d = 0; d < hd; d++) dst[oo + at + d] = acc[d]! * inv
     }
   }
 }

@@ -41,7 +41,7 @@ export interface EngineInfo {
   readonly matmul: "openblas" | "js-fallback" | "stock" | "native"
   /** Kernels (and gradients, as "Name.grad") duet registered over or beside the stock ones. */
   readonly kernels: string[]
-  /** CPU threads the matmul uses. */
+  /** Most CPU threads the matmul uses (OpenBLAS picks 1 or this many per GEMM size, by measured speed). */
   readonly threads: number
   /** Why a faster path was not taken (missing addon, backend that failed to load...). */
   readonly notes: string[]
@@ -124,7 +124,8 @@ const makeInfo = (fields: Omit<EngineInfo, "describe">, detail: string): EngineI
   describe: () => {
     const kernels = fields.kernels.length > 0 ? fields.kernels.join(", ") : "none"
     const notes = fields.notes.length > 0 ? `; notes: ${fields.notes.join("; ")}` : ""
-    return `backend ${fields.backend} | matmul ${fields.matmul} (${detail}, ${fields.threads} thread${fields.threads === 1 ? "" : "s"}) | duet kernels: ${kernels}${notes}`
+    const threads = fields.matmul === "openblas" && fields.threads > 1 ? `1-${fields.threads} threads, chosen per GEMM size by measured speed` : `${fields.threads} thread${fields.threads === 1 ? "" : "s"}`
+    return `backend ${fields.backend} | matmul ${fields.matmul} (${detail}, ${threads}) | duet kernels: ${kernels}${notes}`
   }
 })
 

@@ -107,7 +107,11 @@ export interface NativeAddon {
     bc2: number,
     eps: number
   ): void
-  /** Threads for large GEMMs; GEMMs with M*N*K <= smallFlops run on one thread. */
+  /**
+   * Most threads for a GEMM. GEMMs with M*N*K <= smallFlops (default 2e6) run on one thread; larger
+   * ones on 1 or `threads`, whichever has measured faster for their size class (re-checked every
+   * 32nd call: the machines are shared, so the answer moves with the load).
+   */
   setThreads(threads: number, smallFlops?: number): void
   threads(): number
   /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64". */
