@@ -77,15 +77,6 @@ const checkOptions = (o: SampleOptions, vocabSize: number): Filters & { stop: Se
   return { temperature, topP, topK, stop }
 }
 
-/** log-softmax of a logits row at `id` (temperature 1), in float64. */
-export const logprobOf = (logits: Float32Array, id: number): number => {
-  let max = -Infinity
-  for (let j = 0; j < logits.length; j++) if (logits[j]! > max) max = logits[j]!
-  let total = 0
-  for (let j = 0; j < logits.length; j++) total += Math.exp(logits[j]! - max)
-  return logits[id]! - max - Math.log(total)
-}
-
 /**
  * The sampling weights one row's logits give after temperature, top-k and top-p: unnormalised,
  * 0 for filtered tokens. Exported for tests.
@@ -117,13 +108,34 @@ export const samplingWeights = (logits: Float32Array, f: Filters): Float64Array 
   return w
 }
 
-const choose = (logits: Float32Array, f: Filters, rng: Rng): number => {
-  if (f.temperature === 0) {
-    let best = 0
-    for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j
-    return best
+/**
+ * Draws one token from a logits row and returns it with its temperature-1 log-prob. One pass for
+ * the max and the log-sum-exp; the sort only when top-k or top-p is on. `w` is scratch (V).
+ */
+const pick = (logits: Float32Array, f: Filters, rng: Rng, w: Float64Array): { id: number; logprob: number } => {
+  const V = logits.length
+  let max = -Infinity
+  let argmax = 0
+  for (let j = 0; j < V; j++) {
+    if (logits[j]! > max) {
+      max = logits[j]!
+      argmax = j
+    }
   }
-  return rng.categorical(samplingWeights(logits, f))
+  let total = 0
+  for (let j = 0; j < V; j++) {
+    const e = Math.exp(logits[j]! - max)
+    w[j] = e
+    total += e
+  }
+  const logZ = max + Math.log(total)
+  let id: number
+  if (f.temperature === 0) id = argmax
+  else if ((f.topK === 0 || f.topK >= V) && f.topP >= 1) {
+    if (f.temperature !== 1) for (let j = 0; j < V; j++) w[j] = Math.exp((logits[j]! - max) / f.temperature)
+    id = rng.categorical(w)
+  } else id = rng.categorical(samplingWeights(logits, f))
+  return { id, logprob: logits[id]! - logZ }
 }
 
 /** Where a step's logits come from: a KV cache, or a full forward over the rows so far. */
@@ -232,6 +244,7 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
       const start = Math.min(...prompts.map((p) => p.length))
       let logits = source.start(seqs, start)
       let active = Int32Array.from(prompts.keys())
+      const scratch = new Float64Array(V)
       for (let t = start; ; t++) {
         const next: number[] = []
         for (let a = 0; a < active.length; a++) {
@@ -240,11 +253,10 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
             next.push(b) // still reading its prompt
             continue
           }
-          const row = logits.subarray(a * V, (a + 1) * V)
-          const id = choose(row, f, rngs[b]!)
+          const { id, logprob } = pick(logits.subarray(a * V, (a + 1) * V), f, rngs[b]!, scratch)
           seqs[b]![t] = id
           tokens[b]!.push(id)
-          logprobs[b]!.push(logprobOf(row, id))
+          logprobs[b]!.push(logprob)
           if (f.stop.has(id)) finish[b] = "stop"
           else if (tokens[b]!.length < budget[b]!) next.push(b)
         }
