@@ -30,6 +30,13 @@ export interface Row {
   readonly duetMs: number
   /** stockMs / duetMs. */
   readonly speedup: number
+  /**
+   * Median process CPU time per call (all threads). On a shared machine wall time swings with
+   * other jobs' load while CPU time does not, so stockCpuMs / duetCpuMs is the steadier ratio (it
+   * undercounts a multi-threaded duet side's wall-time gain and counts BLAS spin-waits as work).
+   */
+  readonly stockCpuMs?: number
+  readonly duetCpuMs?: number
   /** For gemm rows: GFLOP/s; for decode rows: tokens/s. */
   readonly stockRate?: number
   readonly duetRate?: number
@@ -62,24 +69,36 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-const timeOnce = (f: () => void): number => {
+const timeBoth = (f: () => void): { wall: number; cpu: number } => {
+  const c0 = process.cpuUsage()
   const t0 = performance.now()
   f()
-  return performance.now() - t0
+  const wall = performance.now() - t0
+  const c = process.cpuUsage(c0)
+  return { wall, cpu: (c.user + c.system) / 1000 }
 }
 
 /** Alternates stock and duet runs (after one warm-up each); medians in ms. */
-const sideBySide = (stock: () => void, duet: () => void, reps: number): { stockMs: number; duetMs: number } => {
+const sideBySide = (
+  stock: () => void,
+  duet: () => void,
+  reps: number
+): { stockMs: number; duetMs: number; stockCpuMs: number; duetCpuMs: number } => {
   const runStock = () => Engine.withStockKernels(stock)
   runStock()
   duet()
-  const s: number[] = []
-  const d: number[] = []
+  const s: Array<{ wall: number; cpu: number }> = []
+  const d: Array<{ wall: number; cpu: number }> = []
   for (let i = 0; i < reps; i++) {
-    s.push(timeOnce(runStock))
-    d.push(timeOnce(duet))
+    s.push(timeBoth(runStock))
+    d.push(timeBoth(duet))
   }
-  return { stockMs: median(s), duetMs: median(d) }
+  return {
+    stockMs: median(s.map((x) => x.wall)),
+    duetMs: median(d.map((x) => x.wall)),
+    stockCpuMs: median(s.map((x) => x.cpu)),
+    duetCpuMs: median(d.map((x) => x.cpu))
+  }
 }
 
 /** Runs a function that returns tensors and reads the first back, so the work is complete. */
@@ -211,7 +230,16 @@ const trainRows = (path: string, reps: number): Row[] => {
   rows.push({ group: "train", name: `${name} (duet kernels + fused ops)`, path, ...full, speedup: full.stockMs / full.duetMs })
   // What a model gets from duet's kernels alone, before adopting Ops/AdamW/gather.
   const kernelsOnly = timeOnceMedian(step("stock"), reps)
-  rows.push({ group: "train", name: `${name} (duet kernels, stock-style ops)`, path, stockMs: full.stockMs, duetMs: kernelsOnly, speedup: full.stockMs / kernelsOnly })
+  rows.push({
+    group: "train",
+    name: `${name} (duet kernels, stock-style ops)`,
+    path,
+    stockMs: full.stockMs,
+    duetMs: kernelsOnly.wall,
+    speedup: full.stockMs / kernelsOnly.wall,
+    stockCpuMs: full.stockCpuMs,
+    duetCpuMs: kernelsOnly.cpu
+  })
   AdamW.dispose(states.stock)
   AdamW.dispose(states.fused)
   tf.dispose([tokens, targets])
@@ -219,9 +247,10 @@ const trainRows = (path: string, reps: number): Row[] => {
   return rows
 }
 
-const timeOnceMedian = (f: () => void, reps: number): number => {
+const timeOnceMedian = (f: () => void, reps: number): { wall: number; cpu: number } => {
   f()
-  return median(Array.from({ length: reps }, () => timeOnce(f)))
+  const xs = Array.from({ length: reps }, () => timeBoth(f))
+  return { wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) }
 }
 
 const decodeRows = (path: string, reps: number): Row[] => {
@@ -287,10 +316,11 @@ const fmt = (x: number, digits = 1): string => (x >= 100 ? x.toFixed(0) : x.toFi
 /** A plain-text table of a report. */
 export const format = (report: Report): string => {
   const lines = [...report.engines.map((e) => `# ${e}`), `# ${report.host.cpus} CPUs, Node ${report.host.node}; medians of ${report.reps} alternating runs (train/decode: up to 3)`]
-  lines.push(["group", "path", "case", "stock ms", "duet ms", "speedup", "stock rate", "duet rate"].join(" | "))
+  lines.push(["group", "path", "case", "stock ms", "duet ms", "speedup", "cpu-time speedup", "stock rate", "duet rate"].join(" | "))
   for (const r of report.rows) {
     const rate = (x: number | undefined) => (x === undefined ? "" : `${fmt(x)} ${r.rateUnit}`)
-    lines.push([r.group, r.path, r.name, fmt(r.stockMs, 2), fmt(r.duetMs, 2), `${fmt(r.speedup)}x`, rate(r.stockRate), rate(r.duetRate)].join(" | "))
+    const cpu = r.stockCpuMs !== undefined && r.duetCpuMs !== undefined && r.duetCpuMs > 0 ? `${fmt(r.stockCpuMs / r.duetCpuMs)}x` : ""
+    lines.push([r.group, r.path, r.name, fmt(r.stockMs, 2), fmt(r.duetMs, 2), `${fmt(r.speedup)}x`, cpu, rate(r.stockRate), rate(r.duetRate)].join(" | "))
   }
   return lines.join("\n")
 }
