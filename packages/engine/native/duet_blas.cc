@@ -516,6 +516,55 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// segmentSum(heap, xOff, idsOff, outOff, n, inner, numSegments): float32 UnsortedSegmentSum,
+// out[s] = sum of x[i] (rows of `inner`) over i with ids[i] = s; ids outside [0, numSegments) dropped.
+Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t xo = Int(info, 1), io = Int(info, 2), oo = Int(info, 3), n = Int(info, 4), inner = Int(info, 5),
+          segs = Int(info, 6);
+  if (n < 0 || inner < 0 || segs < 0) throw Napi::RangeError::New(env, "duet_blas.segmentSum: negative size");
+  CheckRange(env, h, xo, n * inner, "x");
+  CheckRange(env, h, io, n, "segmentIds");
+  CheckRange(env, h, oo, segs * inner, "out");
+  const int32_t* ids = reinterpret_cast<const int32_t*>(h.data + io);
+  float* out = h.data + oo;
+  std::fill(out, out + segs * inner, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t s = ids[i];
+    if (s < 0 || s >= segs) continue;
+    const float* x = h.data + xo + i * inner;
+    float* o = out + s * inner;
+    for (int64_t j = 0; j < inner; ++j) o[j] += x[j];
+  }
+  return env.Undefined();
+}
+
+
+// softmaxGrad(heap, dyOff, yOff, dxOff, rows, cols): gradient of y = softmax(x) over the last axis,
+// dx = y * (dy - sum_j dy_j y_j) per row (the sum in double).
+Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t dyo = Int(info, 1), yo = Int(info, 2), dxo = Int(info, 3), rows = Int(info, 4), cols = Int(info, 5);
+  if (rows < 0 || cols < 0) throw Napi::RangeError::New(env, "duet_blas.softmaxGrad: negative size");
+  CheckRange(env, h, dyo, rows * cols, "dy");
+  CheckRange(env, h, yo, rows * cols, "y");
+  CheckRange(env, h, dxo, rows * cols, "dx");
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* dy = h.data + dyo + r * cols;
+    const float* y = h.data + yo + r * cols;
+    float* dx = h.data + dxo + r * cols;
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(dy[c]) * y[c];
+    const float sf = static_cast<float>(s);
+    for (int64_t c = 0; c < cols; ++c) dx[c] = y[c] * (dy[c] - sf);
+  }
+  return env.Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = static_cast<int>(Int(info, 0));
   if (n < 1) throw Napi::RangeError::New(info.Env(), "duet_blas.setThreads: threads must be >= 1");
@@ -543,6 +592,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamW", Napi::Function::New(env, AdamW));
+  exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));
+  exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("config", Napi::Function::New(env, Config));

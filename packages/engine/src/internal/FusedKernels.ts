@@ -3,6 +3,8 @@
  * - DuetGelu / DuetGeluGrad (OpenBLAS addon only: the loops need native exp to beat the stock
  *   sigmoid; without it `Ops.gelu` composes stock ops).
  * - DuetLayerNorm / DuetLayerNormGrad: native loops with the addon, JS loops on the heap without.
+ * - DuetSoftmaxGrad: the gradient of tf.softmax over the last axis in one pass (tfjs-core's
+ *   gradient is four ops), dx = y (dy - sum(dy y)); native or JS.
  * Formulas are stated in native/duet_blas.cc and in Ops.ts.
  */
 import * as tf from "@tensorflow/tfjs"
@@ -14,6 +16,7 @@ export const GELU = "DuetGelu"
 export const GELU_GRAD = "DuetGeluGrad"
 export const LAYER_NORM = "DuetLayerNorm"
 export const LAYER_NORM_GRAD = "DuetLayerNormGrad"
+export const SOFTMAX_GRAD = "DuetSoftmaxGrad"
 
 /** GELU forms as the addon numbers them. */
 export const geluForms = { sigmoid: 0, tanh: 1 } as const
@@ -178,6 +181,51 @@ const layerNormGradKernel =
     return [dx, dg, db]
   }
 
+const softmaxGradJs = (h: Float32Array, dyo: number, yo: number, dxo: number, rows: number, cols: number): void => {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols
+    let s = 0
+    for (let c = 0; c < cols; c++) s += h[dyo + o + c]! * h[yo + o + c]!
+    for (let c = 0; c < cols; c++) h[dxo + o + c] = h[yo + o + c]! * (h[dyo + o + c]! - s)
+  }
+}
+
+const softmaxGradKernel =
+  (addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
+    const { inputs, backend } = args as unknown as Args<{ dy: TensorInfo; y: TensorInfo }>
+    const { dy, y } = inputs
+    requireF32(SOFTMAX_GRAD, inputs)
+    if (dy.shape.join(",") !== y.shape.join(",")) throw new Error(`${SOFTMAX_GRAD}: dy [${dy.shape}] and y [${y.shape}] differ`)
+    const cols = y.shape[y.shape.length - 1] ?? 1
+    const rows = cols === 0 ? 0 : sizeOf(y.shape) / cols
+    const out = backend.makeOutput(y.shape, "float32")
+    if (rows === 0) return out
+    const o = [dy, y, out].map((t) => offsetOf(backend, t)) as [number, number, number]
+    if (addon !== undefined) addon.softmaxGrad(heapBuffer(backend), ...o, rows, cols)
+    else softmaxGradJs(heapF32(backend), ...o, rows, cols)
+    return out
+  }
+
+/**
+ * Softmax's gradient: the fused kernel where the active backend has it and the softmax is over
+ * the last axis; tfjs-core's formula (dy y - sum(dy y) y) otherwise.
+ */
+export const softmaxGradConfig: GradConfig = {
+  kernelName: tf.Softmax,
+  outputsToSave: [true],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [y] = saved as [Tensor]
+    const dim = attrs.dim as number
+    const last = dim === -1 || dim === y.rank - 1
+    if (last && y.dtype === "float32" && tf.getKernel(SOFTMAX_GRAD, tf.getBackend()) !== undefined) {
+      return { logits: () => tf.engine().runKernel(SOFTMAX_GRAD, { dy: dy as Tensor, y }, {}) as Tensor }
+    }
+    const dyTimesY = tf.mul(dy as Tensor, y)
+    return { logits: () => tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y)) }
+  }
+}
+
 export const geluGradConfig: GradConfig = {
   kernelName: GELU,
   inputsToSave: ["x"],
@@ -204,7 +252,8 @@ export const fusedKernels = (addon: NativeAddon | undefined): Array<{ name: stri
       ]
     : []),
   { name: LAYER_NORM, kernelFunc: layerNormKernel(addon) },
-  { name: LAYER_NORM_GRAD, kernelFunc: layerNormGradKernel(addon) }
+  { name: LAYER_NORM_GRAD, kernelFunc: layerNormGradKernel(addon) },
+  { name: SOFTMAX_GRAD, kernelFunc: softmaxGradKernel(addon) }
 ]
 
 /** Gradients of the fused kernels (registered once; harmless where the kernels are absent). */

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs"
 import type { KernelFunc } from "@tensorflow/tfjs"
 import { gatherKernel, identityKernel } from "./CopyKernels.js"
-import { fusedGradients, fusedKernels } from "./FusedKernels.js"
+import { fusedGradients, fusedKernels, softmaxGradConfig } from "./FusedKernels.js"
 import { batchMatMulGradConfig } from "./MatMulGradient.js"
 import { blasBatchMatMul, jsBatchMatMul } from "./MatMulKernel.js"
 import type { NativeAddon } from "./NativeAddon.js"
@@ -81,8 +81,11 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
   names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"), addon)))
   names.push(install(tf.Identity, "wasm", identityKernel(stockFunc(tf.Identity, "wasm"))))
   names.push(install(tf.GatherV2, "wasm", gatherKernel(stockFunc(tf.GatherV2, "wasm"))))
-  names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel))
+  names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel(addon)))
   for (const g of fusedGradients) tf.registerGradient(g)
+  overrideGradient(softmaxGradConfig)
+  gradients.push(tf.Softmax)
+  names.push(`${tf.Softmax}.grad`)
   for (const k of fusedKernels(addon)) {
     names.push(install(k.name, "wasm", k.kernelFunc))
   }

@@ -86,6 +86,10 @@ export interface NativeAddon {
   ): void
   /** out[o, i] = sum_m x[o, m, i] (float64 accumulation). */
   sumRows(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, mid: number, inner: number): void
+  /** float32 UnsortedSegmentSum of n rows of `inner` elements into numSegments rows. */
+  segmentSum(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, n: number, inner: number, numSegments: number): void
+  /** dx = y (dy - sum(dy y)) per row of `cols`: the gradient of a last-axis softmax. */
+  softmaxGrad(heap: ArrayBuffer, dyOff: number, yOff: number, dxOff: number, rows: number, cols: number): void
   /** Sum of squares over the given ranges, in float64. */
   sumSquares(heap: ArrayBuffer, offsets: Int32Array, sizes: Int32Array): number
   /** One AdamW update of n elements; see native/duet_blas.cc. */

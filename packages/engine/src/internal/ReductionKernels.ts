@@ -69,7 +69,9 @@ interface SegmentSumArgs {
   attrs: { numSegments: number }
 }
 
-export const unsortedSegmentSumKernel: KernelFunc = (args) => {
+export const unsortedSegmentSumKernel =
+  (addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
   const { inputs, backend, attrs } = args as unknown as SegmentSumArgs
   const { x, segmentIds } = inputs
   const { numSegments } = attrs
@@ -90,7 +92,8 @@ export const unsortedSegmentSumKernel: KernelFunc = (args) => {
   const io = offsetOf(backend, segmentIds)
   const ids = heapI32(backend)
   // One loop per element type keeps each monomorphic (a Float32Array | Int32Array loop is ~10x slower).
-  if (x.dtype === "float32") segmentSumF32(heapF32(backend), ids, xo, io, oo, n, inner, numSegments)
+  if (x.dtype === "float32" && addon !== undefined) addon.segmentSum(ids.buffer as ArrayBuffer, xo, io, oo, n, inner, numSegments)
+  else if (x.dtype === "float32") segmentSumF32(heapF32(backend), ids, xo, io, oo, n, inner, numSegments)
   else segmentSumI32(ids, xo, io, oo, n, inner, numSegments)
   return out
 }
