@@ -67,33 +67,44 @@ int64_t Extent(int64_t rows, int64_t cols, int64_t ld) {
 
 // Thread choice per GEMM size class (floor(log2(M*N*K))). Whether a second thread pays depends
 // on the size and on how loaded the machine is (these machines are shared): on an idle 2-core box
-// 2 threads nearly double a 1024^3 GEMM, under load they halve it. So each class keeps an
-// exponential average of seconds per M*N*K for 1 and for `g_threads` threads, runs the faster, and
-// re-tries the other every 32nd call. Below g_small_flops one thread always (threads never pay there).
+// 2 threads nearly double a 1024^3 GEMM, under load they can make it several times slower. So each
+// class keeps an exponential average of seconds per M*N*K for 1 and for `g_threads` threads, runs
+// the faster, and re-tries the other after `interval` calls; a re-try that loses doubles the
+// interval (up to 4096 calls), one that wins resets it to 16, so a losing option costs little.
+// Below g_small_flops one thread always (threads never pay there).
 struct ThreadStats {
   double ema[2] = {0, 0};
   int64_t n[2] = {0, 0};
   int64_t calls = 0;
+  int64_t interval = 16;
+  int best = 0;
 };
 ThreadStats g_stats[64];
 
+ThreadStats& StatsFor(double mnk) { return g_stats[std::min(63, std::max(0, static_cast<int>(std::log2(mnk))))]; }
+
 int ChooseSlot(double mnk) {
   if (g_threads <= 1 || mnk <= g_small_flops) return 0;
-  ThreadStats& s = g_stats[std::min(63, static_cast<int>(std::log2(mnk)))];
-  ++s.calls;
+  ThreadStats& s = StatsFor(mnk);
   if (s.n[0] < 2) return 0;
   if (s.n[1] < 2) return 1;
-  int best = s.ema[0] <= s.ema[1] ? 0 : 1;
-  if (s.calls % 32 == 0) best = 1 - best;
-  return best;
+  if (++s.calls >= s.interval) {
+    s.calls = 0;
+    return 1 - s.best;  // re-try the other
+  }
+  return s.best;
 }
 
 void Record(double mnk, int slot, double seconds) {
   if (g_threads <= 1 || mnk <= g_small_flops) return;
-  ThreadStats& s = g_stats[std::min(63, static_cast<int>(std::log2(mnk)))];
+  ThreadStats& s = StatsFor(mnk);
   const double x = seconds / mnk;
   s.ema[slot] = s.n[slot] == 0 ? x : 0.75 * s.ema[slot] + 0.25 * x;
   ++s.n[slot];
+  if (s.n[0] < 2 || s.n[1] < 2) return;
+  const int best = s.ema[0] <= s.ema[1] ? 0 : 1;
+  if (slot != s.best) s.interval = best == slot ? 16 : std::min<int64_t>(4096, s.interval * 2);
+  s.best = best;
 }
 
 void WithThreads(double mnk, int batch, const std::function<void()>& f) {

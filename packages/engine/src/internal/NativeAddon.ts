@@ -113,8 +113,9 @@ export interface NativeAddon {
   ): void
   /**
    * Most threads for a GEMM. GEMMs with M*N*K <= smallFlops (default 2e6) run on one thread; larger
-   * ones on 1 or `threads`, whichever has measured faster for their size class (re-checked every
-   * 32nd call: the machines are shared, so the answer moves with the load).
+   * ones on 1 or `threads`, whichever has measured faster for their size class (the other is
+   * re-tried after 16 calls, backing off to 4096 while it keeps losing: the machines are shared,
+   * so the answer moves with the load).
    */
   setThreads(threads: number, smallFlops?: number): void
   threads(): number
