@@ -1,7 +1,8 @@
 /**
  * The model benchmark: training-step tokens/s and decode tokens/s of one GPT, measured for duet's
- * path and for stock tfjs side by side in one process, alternating rounds so machine noise hits
- * both alike; medians and the ratio are reported, with peak tensor memory.
+ * path and for stock tfjs side by side in one process. Each round times both variants back to back
+ * (order alternating), so a change of machine load hits both; the speedup is the median over rounds
+ * of the paired ratios, the times are medians, and peak tensor memory comes from `tf.profile`.
  *
  * What each variant runs (same weights, same tokens, same seeds):
  * - train step: forward, `tokenLogprobs`, backward (`tf.variableGrads`), AdamW with clipping, on a
@@ -38,9 +39,9 @@ export interface BenchOptions {
   readonly decodeBatch: number
   /** Prompt tokens before decoding to `seq` (8). */
   readonly promptLength: number
-  /** Timed training steps per variant and round (3), after one warm-up step. */
+  /** Timed training steps per variant and round (1), after a warm-up and a profiled step. */
   readonly trainSteps: number
-  /** Rounds; each runs every variant once, alternating (3). */
+  /** Rounds; each times every variant back to back, the order alternating (5). */
   readonly rounds: number
   /** Variants to measure (both). */
   readonly variants: ReadonlyArray<Variant>
@@ -59,8 +60,8 @@ export const defaultOptions: BenchOptions = {
   seq: 64,
   decodeBatch: 256,
   promptLength: 8,
-  trainSteps: 3,
-  rounds: 3,
+  trainSteps: 1,
+  rounds: 5,
   variants: ["stock", "duet"],
   skipDecode: false,
   skipTrain: false
@@ -84,8 +85,10 @@ export interface BenchResult {
   readonly options: BenchOptions
   readonly parameters: number
   readonly results: ReadonlyArray<VariantResult>
-  /** duet / stock, when both ran. */
+  /** duet over stock (tokens/s), when both ran: the median over rounds of each round's paired ratio. */
   readonly speedup?: { readonly train?: number; readonly decode?: number }
+  /** Each round's ratio stock time / duet time. */
+  readonly roundRatios?: { readonly train?: ReadonlyArray<number>; readonly decode?: ReadonlyArray<number> }
   /** Process peak resident set (MB) at the end. */
   readonly maxRssMb: number
 }
@@ -204,56 +207,78 @@ export const run = async (
   const prompts = Array.from({ length: o.decodeBatch }, () => Int32Array.from({ length: o.promptLength }, () => rng.int(o.vocab)))
   const samples = new Map<Variant, { engine: Record<Phase, string>; train: number[]; decode: number[]; trainPeak?: number; decodePeak?: number }>()
   for (const v of o.variants) samples.set(v, { engine: { train: "", decode: "" }, train: [], decode: [] })
+  const orderOf = (round: number) => (round % 2 === 0 ? o.variants : [...o.variants].reverse())
 
-  for (let round = 0; round < o.rounds; round++) {
-    const order = round % 2 === 0 ? o.variants : [...o.variants].reverse()
-    for (const v of order) {
-      const s = samples.get(v)!
-      const first: Phase = o.skipTrain ? "decode" : "train"
-      s.engine[first] = await setup(v, first) // before any tensor: it may pick the backend
-      const policy = Gpt.init(config, 7)
-      try {
-        if (!o.skipTrain) {
-          const opt = AdamW.makeConfig({ lr: 1e-4 })
-          const state = AdamW.init(policy.params)
-          const x = tf.tensor2d(inputs, [o.batch, o.seq], "int32")
-          const y = tf.tensor2d(targets, [o.batch, o.seq], "int32")
-          const step = () => {
-            const { value, grads } = policy.lossAndGrads(() => tf.neg(tf.mean(policy.tokenLogprobs(x, y))) as tf.Scalar)
-            AdamW.apply(policy.params, grads, state, opt)
-            value.dataSync()
-            tf.dispose([value, ...grads.values()])
-          }
-          step() // warm-up: kernel setup, wasm heap growth
-          if (round === 0) s.trainPeak = (await tf.profile(step)).peakBytes
+  // One policy (same seed, same weights) and one optimizer per variant, kept across rounds.
+  const firstPhase: Phase = o.skipTrain ? "decode" : "train"
+  const runs = new Map<Variant, { policy: Gpt.Policy; state?: AdamW.AdamWState; step?: () => void }>()
+  const x = { current: undefined as tf.Tensor2D | undefined }
+  const y = { current: undefined as tf.Tensor2D | undefined }
+  try {
+    for (const v of o.variants) {
+      samples.get(v)!.engine[firstPhase] = await setup(v, firstPhase) // before any tensor: it may pick the backend
+      runs.set(v, { policy: Gpt.init(config, 7) })
+    }
+    if (!o.skipTrain) {
+      x.current = tf.tensor2d(inputs, [o.batch, o.seq], "int32")
+      y.current = tf.tensor2d(targets, [o.batch, o.seq], "int32")
+      const opt = AdamW.makeConfig({ lr: 1e-4 })
+      for (const v of o.variants) {
+        const r = runs.get(v)!
+        const state = AdamW.init(r.policy.params)
+        r.state = state
+        r.step = () => {
+          const { value, grads } = r.policy.lossAndGrads(() => tf.neg(tf.mean(r.policy.tokenLogprobs(x.current!, y.current!))) as tf.Scalar)
+          AdamW.apply(r.policy.params, grads, state, opt)
+          value.dataSync()
+          tf.dispose([value, ...grads.values()])
+        }
+        await setup(v, "train")
+        r.step() // warm-up: kernel setup, wasm heap growth
+        samples.get(v)!.trainPeak = (await tf.profile(r.step)).peakBytes
+      }
+      // Paired rounds: each variant's steps run back to back with the other's, alternating order.
+      for (let round = 0; round < o.rounds; round++) {
+        for (const v of orderOf(round)) {
+          const s = samples.get(v)!
+          await setup(v, "train")
           for (let i = 0; i < o.trainSteps; i++) {
             const t0 = performance.now()
-            step()
+            runs.get(v)!.step!()
             s.train.push(performance.now() - t0)
           }
           log(`round ${round + 1} ${v}: train step ${median(s.train.slice(-o.trainSteps)).toFixed(1)} ms`)
-          tf.dispose([x, y])
-          AdamW.dispose(state)
         }
-        if (!o.skipDecode) {
-          if (first !== "decode") s.engine.decode = await setup(v, "decode")
-          const cache = v === "stock" ? "concat" : "inPlace"
-          const decode = () => Sampler.sample(policy, prompts, { maxTokens: o.seq - o.promptLength, seed: round, cache })
-          if (round === 0) {
-            const profile = await tf.profile(() => {
-              decode()
-            })
-            s.decodePeak = profile.peakBytes + (cache === "inPlace" ? kvCacheBytes(config, o.decodeBatch) : 0)
-          }
+      }
+    }
+    if (!o.skipDecode) {
+      const decode = (v: Variant, seed: number) =>
+        Sampler.sample(runs.get(v)!.policy, prompts, { maxTokens: o.seq - o.promptLength, seed, cache: v === "stock" ? "concat" : "inPlace" })
+      for (const v of o.variants) {
+        const s = samples.get(v)!
+        s.engine.decode = await setup(v, "decode")
+        const profile = await tf.profile(() => {
+          decode(v, 0) // also the warm-up
+        })
+        s.decodePeak = profile.peakBytes + (v === "stock" ? 0 : kvCacheBytes(config, o.decodeBatch))
+      }
+      for (let round = 0; round < o.rounds; round++) {
+        for (const v of orderOf(round)) {
+          const s = samples.get(v)!
+          await setup(v, "decode")
           const t0 = performance.now()
-          decode()
+          decode(v, round + 1)
           s.decode.push(performance.now() - t0)
           log(`round ${round + 1} ${v}: decode ${s.decode.at(-1)!.toFixed(0)} ms`)
         }
-      } finally {
-        policy.dispose()
       }
     }
+  } finally {
+    for (const r of runs.values()) {
+      if (r.state !== undefined) AdamW.dispose(r.state)
+      r.policy.dispose()
+    }
+    tf.dispose([x.current, y.current].filter((t): t is tf.Tensor2D => t !== undefined))
   }
 
   const generated = o.decodeBatch * (o.seq - o.promptLength)
@@ -270,16 +295,27 @@ export const run = async (
       ...(s.decodePeak === undefined ? {} : { decodePeakBytes: s.decodePeak })
     }
   })
-  const stock = results.find((r) => r.variant === "stock")
-  const duet = results.find((r) => r.variant === "duet")
-  const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a / b : undefined)
-  const train = ratio(duet?.trainTokensPerSec, stock?.trainTokensPerSec)
-  const decode = ratio(duet?.decodeTokensPerSec, stock?.decodeTokensPerSec)
+  // Speedups: the median over rounds of the paired ratio stock time / duet time (each round's two
+  // measurements are adjacent in time, so a load change mostly cancels).
+  const ratios = (phase: Phase): number[] | undefined => {
+    const st = samples.get("stock")?.[phase]
+    const du = samples.get("duet")?.[phase]
+    if (st === undefined || du === undefined || st.length === 0) return undefined
+    const k = phase === "train" ? o.trainSteps : 1
+    return Array.from({ length: o.rounds }, (_, r) => median(st.slice(r * k, (r + 1) * k)) / median(du.slice(r * k, (r + 1) * k)))
+  }
+  const train = ratios("train")
+  const decode = ratios("decode")
   return {
     options: o,
     parameters: Gpt.parameterCount(config),
     results,
-    ...(stock && duet ? { speedup: { ...(train === undefined ? {} : { train }), ...(decode === undefined ? {} : { decode }) } } : {}),
+    ...(train || decode
+      ? {
+          speedup: { ...(train ? { train: median(train) } : {}), ...(decode ? { decode: median(decode) } : {}) },
+          roundRatios: { ...(train ? { train } : {}), ...(decode ? { decode } : {}) }
+        }
+      : {}),
     maxRssMb: process.resourceUsage().maxRSS / 1024
   }
 }
@@ -301,7 +337,7 @@ export const format = (r: BenchResult): string => {
   const mb = (b?: number) => (b === undefined ? "-" : `${(b / 2 ** 20).toFixed(1)} MB`)
   const num = (x?: number, d = 0) => (x === undefined ? "-" : x.toFixed(d))
   const lines = [
-    `GPT ${(r.parameters / 1e6).toFixed(2)}M params (dim ${o.dim}, layers ${o.layers}, heads ${o.heads}, vocab ${o.vocab}); train batch ${o.batch} x seq ${o.seq}; decode batch ${o.decodeBatch}, ${o.promptLength} -> ${o.seq} tokens; medians of ${o.rounds} rounds`,
+    `GPT ${(r.parameters / 1e6).toFixed(2)}M params (dim ${o.dim}, layers ${o.layers}, heads ${o.heads}, vocab ${o.vocab}); train batch ${o.batch} x seq ${o.seq}; decode batch ${o.decodeBatch}, ${o.promptLength} -> ${o.seq} tokens; ${o.rounds} paired rounds, medians`,
     `variant  train ms/step  train tok/s  decode tok/s  train peak   decode peak`
   ]
   for (const v of r.results) {
@@ -309,7 +345,10 @@ export const format = (r: BenchResult): string => {
       `${v.variant.padEnd(8)} ${num(v.trainStepMs, 1).padStart(13)} ${num(v.trainTokensPerSec).padStart(12)} ${num(v.decodeTokensPerSec).padStart(13)}  ${mb(v.trainPeakTensorBytes).padStart(9)}  ${mb(v.decodePeakBytes).padStart(11)}`
     )
   }
-  if (r.speedup) lines.push(`duet / stock: train ${num(r.speedup.train, 2)}x, decode ${num(r.speedup.decode, 2)}x`)
+  if (r.speedup) {
+    const list = (xs?: ReadonlyArray<number>) => (xs === undefined ? "" : ` [${xs.map((x) => x.toFixed(1)).join(" ")}]`)
+    lines.push(`duet / stock (median of paired rounds): train ${num(r.speedup.train, 2)}x${list(r.roundRatios?.train)}, decode ${num(r.speedup.decode, 2)}x${list(r.roundRatios?.decode)}`)
+  }
   for (const v of r.results) {
     if (v.engine.train === v.engine.decode || v.engine.decode === "") lines.push(`  ${v.variant}: ${v.engine.train}`)
     else lines.push(`  ${v.variant} train: ${v.engine.train}`, `  ${v.variant} decode: ${v.engine.decode}`)

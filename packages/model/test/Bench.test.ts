@@ -35,7 +35,13 @@ describe("Bench", () => {
         return `test ${v}`
       }
     )
-    expect(calls).toEqual(["stock/train", "stock/decode", "duet/train", "duet/decode", "duet/train", "duet/decode", "stock/train", "stock/decode"])
+    expect(calls).toEqual([
+      ...["stock/train", "duet/train"], // policies
+      ...["stock/train", "duet/train"], // warm-up + profiled step
+      ...["stock/train", "duet/train", "duet/train", "stock/train"], // paired rounds, order alternating
+      ...["stock/decode", "duet/decode"], // profiled warm-up
+      ...["stock/decode", "duet/decode", "duet/decode", "stock/decode"]
+    ])
     expect(r.results.map((x) => x.variant)).toEqual(["stock", "duet"])
     for (const x of r.results) {
       expect(x.trainTokensPerSec).toBeGreaterThan(0)
@@ -44,8 +50,11 @@ describe("Bench", () => {
       expect(x.trainTokensPerSec).toBeCloseTo((2 * 8 * 1000) / x.trainStepMs!, 6)
       expect(x.decodeTokensPerSec).toBeCloseTo((3 * 6 * 1000) / x.decodeMs!, 6)
     }
-    expect(r.speedup!.train).toBeCloseTo(r.results[1]!.trainTokensPerSec! / r.results[0]!.trainTokensPerSec!, 9)
+    // two rounds: the median of the paired ratios is their mean
+    expect(r.roundRatios!.train!.length).toBe(2)
+    expect(r.speedup!.train).toBeCloseTo((r.roundRatios!.train![0]! + r.roundRatios!.train![1]!) / 2, 12)
+    expect(r.speedup!.decode).toBeCloseTo((r.roundRatios!.decode![0]! + r.roundRatios!.decode![1]!) / 2, 12)
     expect(JSON.parse(JSON.stringify(r)).parameters).toBe(r.parameters)
-    expect(Bench.format(r)).toMatch(/duet \/ stock: train/)
+    expect(Bench.format(r)).toMatch(/duet \/ stock \(median of paired rounds\): train/)
   })
 })
