@@ -104,6 +104,8 @@ const pageScript = `
             pointRadius: mean && s.points.length <= 30 ? 3 : 0,
             pointHoverRadius: 4,
             tension: 0,
+            // let a line lying on a fixed axis bound (0% or 100%) show whole instead of half
+            clip: 4,
             order: mean ? 0 : 1
           };
         })
