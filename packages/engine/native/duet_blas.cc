@@ -295,9 +295,11 @@ DUET_CLONES static void LayerNormRows(const float* x, const float* gamma, const 
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < cols; ++c) sum += xr[c];
     const double mean = sum / cols;
     double sq = 0;
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < cols; ++c) {
       const double d = xr[c] - mean;
       sq += d * d;
@@ -319,9 +321,11 @@ DUET_CLONES static void LayerNormGradRows(const float* dy, const float* x, const
     const float* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < cols; ++c) sum += xr[c];
     const double mean = sum / cols;
     double sq = 0;
+#pragma omp simd reduction(+ : sq)
     for (int64_t c = 0; c < cols; ++c) {
       const double d = xr[c] - mean;
       sq += d * d;
@@ -329,6 +333,7 @@ DUET_CLONES static void LayerNormGradRows(const float* dy, const float* x, const
     const float rstd = static_cast<float>(1.0 / std::sqrt(sq / cols + eps));
     const float m = static_cast<float>(mean);
     double sg = 0, sgx = 0;
+#pragma omp simd reduction(+ : sg, sgx)
     for (int64_t c = 0; c < cols; ++c) {
       const float xhat = (xr[c] - m) * rstd;
       const float g = dyr[c] * gamma[c];
@@ -494,7 +499,9 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
     CheckRange(env, h, offs[k], sizes[k], "x");
     const float* x = h.data + offs[k];
     double acc = 0;
-    for (int64_t i = 0; i < sizes[k]; ++i) acc += static_cast<double>(x[i]) * x[i];
+    const int64_t n = sizes[k];
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
     total += acc;
   }
   return Napi::Number::New(env, total);
