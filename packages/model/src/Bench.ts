@@ -187,11 +187,11 @@ const kvCacheBytes = (c: Gpt.GptConfig, batch: number): number => 2 * c.nLayer *
 /**
  * Runs the benchmark. `setup(variant, phase)` activates that variant's kernels for the phase (e.g.
  * fewer BLAS threads for decode) and returns a description of them; it runs before every
- * measurement.
+ * measurement. Default: the engine, OpenBLAS when built, one BLAS thread for decode.
  */
 export const run = async (
   options: Partial<BenchOptions>,
-  setup: (variant: Variant, phase: Phase) => Promise<string>,
+  setup: (variant: Variant, phase: Phase) => Promise<string> = engineSetup({ blas: "auto", decodeThreads: 1 }),
   log: (line: string) => void = () => {}
 ): Promise<BenchResult> => {
   const o = makeOptions(options)

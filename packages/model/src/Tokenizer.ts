@@ -16,7 +16,8 @@ export type TokenizerSpec = { readonly type: "char"; readonly alphabet: string }
 export interface Tokenizer {
   readonly vocabSize: number
   readonly pad: number
-  readonly bos: number
+  /** Start-of-sequence id, when the tokenizer has one (both here do); prompts start with it. */
+  readonly bos?: number
   readonly eos: number
   encode(text: string): Int32Array
   /** Text of the ids, special tokens dropped; an id outside the vocabulary is an error. */

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { Engine } from "@duet/engine"
 import fc from "fast-check"
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError, Rng } from "@duet/core"
@@ -44,7 +45,12 @@ describe("Gpt config", () => {
   })
 })
 
-describe("Gpt forward", () => {
+// The model on the engine's kernels and on stock tfjs-wasm (gather vs oneHot embedding, fused vs
+// composite LayerNorm/GELU): both must match the reference.
+describe.each(["duet", "stock"] as const)("Gpt forward (%s kernels)", (kernels) => {
+  beforeAll(async () => {
+    await Engine.init({ backend: "wasm", kernels })
+  })
   const policy = randomPolicy(tinyConfig, 1)
   const w = weightsOf(policy)
   const V = tinyConfig.vocabSize
@@ -130,7 +136,10 @@ describe("Gpt forward", () => {
   })
 })
 
-describe("Gpt gradients", () => {
+describe.each(["duet", "stock"] as const)("Gpt gradients (%s kernels)", (kernels) => {
+  beforeAll(async () => {
+    await Engine.init({ backend: "wasm", kernels })
+  })
   it("match central finite differences of the float64 reference", () => {
     const config = Gpt.makeConfig({ vocabSize: 5, blockSize: 6, nLayer: 1, nHead: 2, nEmbd: 8, mlpRatio: 2 })
     const policy = randomPolicy(config, 9, 0.5)

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { Engine } from "@duet/engine"
 import fc from "fast-check"
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError, Rng } from "@duet/core"
@@ -38,9 +39,12 @@ describe("samplingWeights (hand-computed)", () => {
   })
 })
 
-describe("Sampler.sample", () => {
-  const prompts = [Int32Array.from([1, 4, 5]), Int32Array.from([1, 2, 3, 4, 5, 6]), Int32Array.from([1])]
+const prompts = [Int32Array.from([1, 4, 5]), Int32Array.from([1, 2, 3, 4, 5, 6]), Int32Array.from([1])]
 
+describe.each(["duet", "stock"] as const)("Sampler.sample cache paths (%s kernels)", (kernels) => {
+  beforeAll(async () => {
+    await Engine.init({ backend: "wasm", kernels })
+  })
   it("KV-cache sampling equals uncached sampling with the same seed (tokens, reasons; log-probs to float32 rounding)", () => {
     fc.assert(
       fc.property(
@@ -66,6 +70,12 @@ describe("Sampler.sample", () => {
     )
   })
 
+})
+
+describe("Sampler.sample", () => {
+  beforeAll(async () => {
+    await Engine.init({ backend: "wasm" })
+  })
   it("reports the policy's temperature-1 log-probs (float64 reference), whatever the sampling filters", () => {
     const out = Sampler.sample(policy, [prompts[0]!], { maxTokens: 5, temperature: 0.5, topK: 2, seed: 4 })[0]!
     const w = weightsOf(policy)
