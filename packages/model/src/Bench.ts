@@ -347,11 +347,15 @@ export const format = (r: BenchResult): string => {
   }
   if (r.speedup) {
     const list = (xs?: ReadonlyArray<number>) => (xs === undefined ? "" : ` [${xs.map((x) => x.toFixed(1)).join(" ")}]`)
-    lines.push(`duet / stock (median of paired rounds): train ${num(r.speedup.train, 2)}x${list(r.roundRatios?.train)}, decode ${num(r.speedup.decode, 2)}x${list(r.roundRatios?.decode)}`)
+    const parts = (["train", "decode"] as const)
+      .filter((k) => r.speedup![k] !== undefined)
+      .map((k) => `${k} ${num(r.speedup![k], 2)}x${list(r.roundRatios?.[k])}`)
+    lines.push(`duet / stock (median of paired rounds): ${parts.join(", ")}`)
   }
   for (const v of r.results) {
-    if (v.engine.train === v.engine.decode || v.engine.decode === "") lines.push(`  ${v.variant}: ${v.engine.train}`)
-    else lines.push(`  ${v.variant} train: ${v.engine.train}`, `  ${v.variant} decode: ${v.engine.decode}`)
+    const { train, decode } = v.engine
+    if (train === decode || decode === "" || train === "") lines.push(`  ${v.variant}: ${train || decode}`)
+    else lines.push(`  ${v.variant} train: ${train}`, `  ${v.variant} decode: ${decode}`)
   }
   lines.push(`process peak RSS ${r.maxRssMb.toFixed(0)} MB`)
   return lines.join("\n")

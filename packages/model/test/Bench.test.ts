@@ -15,6 +15,17 @@ describe("Bench", () => {
     expect(() => Bench.parseArgs(["--blas", "mkl"])).toThrow(/--blas/)
   })
 
+  it("with --no-train reports decode only", async () => {
+    const r = await Bench.run(
+      { dim: 16, layers: 1, heads: 2, vocab: 8, batch: 2, seq: 8, decodeBatch: 3, promptLength: 2, rounds: 1, skipTrain: true },
+      async (v) => `test ${v}`
+    )
+    expect(r.results.every((x) => x.trainStepMs === undefined && x.decodeMs! > 0)).toBe(true)
+    const text = Bench.format(r)
+    expect(text).toMatch(/paired rounds\): decode \d/)
+    expect(text).not.toMatch(/train -x|train: \n/)
+  })
+
   it("cli --json prints one parseable result, run on the engine's stock and duet kernels", async () => {
     const lines: string[] = []
     const tiny = ["--dim", "16", "--layers", "1", "--heads", "2", "--vocab", "8", "--batch", "2", "--seq", "8", "--decode-batch", "3", "--prompt-length", "2", "--train-steps", "1", "--rounds", "1"]
