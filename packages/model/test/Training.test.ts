@@ -36,6 +36,23 @@ describe("training", () => {
     policy.dispose()
   })
 
+  it("a frozen copy (Gpt.fromParams of the live params) does not move when the policy trains", () => {
+    const policy = Gpt.init(config, 5)
+    const reference = Gpt.fromParams(policy.config, policy.params) // shares buffers until written
+    const before = new Map([...reference.params].map(([n, p]) => [n, Float32Array.from(p.dataSync() as Float32Array)]))
+    const state = AdamW.init(policy.params)
+    step(policy, state, AdamW.makeConfig({ lr: 1e-2 }), inputs, targets)
+    let moved = 0
+    for (const [n, p] of reference.params) {
+      expect(Array.from(p.dataSync()), n).toEqual(Array.from(before.get(n)!))
+      if (Array.from(policy.params.get(n)!.dataSync()).some((x, i) => x !== before.get(n)![i])) moved++
+    }
+    expect(moved).toBe(policy.params.size) // every live parameter did move (lr 1e-2, no zero gradients)
+    AdamW.dispose(state)
+    reference.dispose()
+    policy.dispose()
+  })
+
   it("leaks no tensor across steps (forward, backward, AdamW, log-probs)", () => {
     const policy = Gpt.init(config, 4)
     const opt = AdamW.makeConfig({})
