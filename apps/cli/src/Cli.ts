@@ -5,6 +5,9 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Advantages from "./commands/Advantages.js"
 import * as Theory from "./commands/Theory.js"
+import * as Train from "./commands/Train.js"
+import * as Verify from "./commands/Verify.js"
+import * as Report from "./commands/Report.js"
 
 export const version = "0.1.0"
 
@@ -12,7 +15,7 @@ export const root = Command.make("duet").pipe(
   Command.withDescription(
     "duet: reinforcement learning with verifiable rewards for language models. GRPO is a contrastive loss, so two rollouts per prompt are enough."
   ),
-  Command.withSubcommands([Advantages.command, Theory.command])
+  Command.withSubcommands([Train.train, Train.sft, Train.evaluate, Verify.command, Report.command, Theory.command, Advantages.command])
 )
 
 /** Runs the CLI on explicit arguments (tests) — the Stdio/Terminal services come from the caller. */

@@ -17,7 +17,9 @@ export const ArithmeticTask = Schema.Struct({
   kind: Schema.Literal("arithmetic"),
   ops: Schema.optionalKey(Schema.Array(Schema.Literals(["+", "-", "*"]))),
   digits: Schema.optionalKey(Range),
-  oodDigits: Schema.optionalKey(Range)
+  oodDigits: Schema.optionalKey(Range),
+  /** Answers written least-significant digit first (easier for small models: carries flow left to right). */
+  reversed: Schema.optionalKey(Schema.Boolean)
 })
 export const CountdownTask = Schema.Struct({
   kind: Schema.Literal("countdown"),

@@ -33,7 +33,8 @@ const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Split
         task: Arithmetic.task({
           ...(spec.ops ? { ops: spec.ops } : {}),
           ...(spec.digits ? { digits: spec.digits } : {}),
-          ...(spec.oodDigits ? { oodDigits: spec.oodDigits } : {})
+          ...(spec.oodDigits ? { oodDigits: spec.oodDigits } : {}),
+          ...(spec.reversed !== undefined ? { reversed: spec.reversed } : {})
         })
       }))
     case "countdown":

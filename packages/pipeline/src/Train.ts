@@ -42,6 +42,12 @@ export interface TrainOptions {
   readonly reporter?: Reporter
   /** Stop after this many RL steps in this invocation (tests of resume). */
   readonly stopAfter?: number
+  /**
+   * BLAS threads (default 1). One thread makes runs bit-reproducible (multi-threaded sgemm sums in
+   * an order that depends on the thread count, which the engine adapts to the load); the default
+   * model's GEMMs are small enough that a second thread buys little.
+   */
+  readonly threads?: number
 }
 
 export interface TrainSummary {
@@ -147,7 +153,7 @@ const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Updat
         params: policy.params,
         optimizerState: opt.state,
         tokenizer: setup.codec.tokenizer,
-        meta: { step, recipe: recipe.name, stop: setup.task.stop, ...extra }
+        meta: { step, recipe, stop: setup.task.stop, ...extra }
       })
     )
     yield* RunDir.setLatest(runDir, step)
@@ -167,7 +173,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     const reporter = options.reporter ?? silent
     const runDir = options.runDir
     const tStart = now()
-    const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto" }))
+    const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1 }))
     reporter.log(`engine: ${engine.describe()}`)
     const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     yield* RunDir.ensure(runDir)
@@ -396,3 +402,41 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     return summary
   })
 
+
+/** Loads a checkpoint written by `train` (its recipe travels in its config.json) and evaluates it. */
+export const evaluateCheckpoint = (
+  dir: string,
+  options: { readonly n?: number; readonly problems?: number; readonly backend?: BackendName; readonly reporter?: Reporter }
+) =>
+  Effect.gen(function* () {
+    const reporter = options.reporter ?? silent
+    yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: 1 }))
+    const loaded = yield* wrapPromise("load checkpoint", () => Checkpoint.load(dir))
+    const stored = (loaded.meta as { recipe?: unknown }).recipe
+    if (typeof stored !== "object" || stored === null) {
+      Checkpoint.dispose(loaded)
+      return yield* new TrainError({ message: `${dir}/config.json: meta.recipe is missing; was this checkpoint written by duet train?` })
+    }
+    const { decode } = yield* Effect.promise(() => import("./Recipe.js"))
+    let recipe = yield* decode(stored, `${dir}/config.json meta.recipe`).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+    recipe = {
+      ...recipe,
+      eval: { ...recipe.eval, ...(options.n ? { n: options.n } : {}), ...(options.problems ? { problems: options.problems } : {}) }
+    }
+    const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+    const policy = Gpt.fromParams(loaded.config, loaded.params)
+    Checkpoint.dispose(loaded)
+    const sampling = { n: recipe.eval.n, ...recipe.eval.sampling }
+    const results: EvalResult[] = []
+    for (const [split, problems] of [["test", setup.splits.test], ["ood", setup.splits.ood]] as const) {
+      if (problems.length === 0) continue
+      reporter.progress(`eval: ${split} (${problems.length} problems x ${sampling.n} samples)`)
+      const r = yield* Evaluate.evaluate(setup, split, problems, sampling, recipe.seed + 1).pipe(
+        Effect.provide(Sampler.layerLocal(() => policy)),
+        Effect.mapError((e) => new TrainError({ message: e.message }))
+      )
+      results.push(r)
+    }
+    for (const v of policy.params.values()) v.dispose()
+    return results
+  })

@@ -1,0 +1,158 @@
+/**
+ * `duet train` and `duet sft`: run a recipe (default: 2-GRPO on arithmetic, warm start included),
+ * print held-out accuracy before and after, write metrics/checkpoints to a run directory.
+ */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { readFile } from "node:fs/promises"
+import type { TrainSummary } from "@duet/pipeline"
+import { InputError } from "../InputError.js"
+import * as Progress from "../Progress.js"
+
+/** The pipeline (and tfjs) load only when a command needs them: `duet --help` stays fast. */
+const pipeline = Effect.promise(() => import("@duet/pipeline"))
+
+export const backends = ["auto", "wasm", "cpu", "tfjs-node", "tfjs-node-gpu"] as const
+
+const recipeFlag = Flag.File("recipe").pipe(
+  Flag.withDescription("recipe file (YAML or JSON); fields not given keep the defaults (see recipes/)"),
+  Flag.optional
+)
+const setFlag = Flag.String("set").pipe(
+  Flag.withDescription("override a recipe field, e.g. --set rl.steps=50 --set rl.estimator.kind=rloo (repeatable)"),
+  Flag.atLeast(0)
+)
+const outFlag = Flag.String("out").pipe(Flag.withDescription("run directory (default runs/<recipe name>-<time>)"), Flag.optional)
+const backendFlag = Flag.Literals("backend", backends).pipe(
+  Flag.withDescription("tfjs backend: auto picks tfjs-node-gpu/tfjs-node when installed, else wasm with duet's kernels"),
+  Flag.withDefault("auto" as const)
+)
+
+export const loadRecipe = (file: Option.Option<string>, sets: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const text = Option.isSome(file)
+      ? yield* Effect.tryPromise({
+          try: () => readFile(file.value, "utf8"),
+          catch: (e) => new InputError({ message: `cannot read recipe ${file.value}: ${(e as Error).message}` })
+        })
+      : undefined
+    const { Recipe } = yield* pipeline
+    return yield* Recipe.load(Option.getOrUndefined(file), text, sets).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+  })
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}`
+
+export const formatSummary = (s: TrainSummary): string => {
+  const lines = [
+    `recipe ${s.recipe}: ${s.steps} RL steps, ${s.rollouts.toLocaleString("en-US")} rollouts, ${s.tokens.toLocaleString("en-US")} tokens; ` +
+      `time ${s.seconds.total.toFixed(0)}s (sft ${s.seconds.sft.toFixed(0)}s, rl ${s.seconds.rl.toFixed(0)}s, eval ${s.seconds.eval.toFixed(0)}s)`,
+    "",
+    "split  metric      before   after   delta"
+  ]
+  for (const b of s.before) {
+    const a = s.after.find((x) => x.split === b.split)
+    if (!a) continue
+    for (const [name, key] of [[`Mean@${b.n}`, "meanAtN"], [`Pass@${b.n}`, "passAtN"]] as const) {
+      const d = 100 * (a[key] - b[key])
+      lines.push(
+        `${b.split.padEnd(5)}  ${name.padEnd(8)}  ${pct(b[key]).padStart(6)}%  ${pct(a[key]).padStart(6)}%  ${(d >= 0 ? "+" : "") + d.toFixed(1)}`
+      )
+    }
+  }
+  return lines.join("\n")
+}
+
+const run = (mode: "train" | "sft") =>
+  (flags: {
+    readonly recipe: Option.Option<string>
+    readonly set: ReadonlyArray<string>
+    readonly out: Option.Option<string>
+    readonly resume: boolean
+    readonly backend: (typeof backends)[number]
+  }) =>
+    Effect.gen(function* () {
+      let recipe = yield* loadRecipe(flags.recipe, flags.set)
+      if (mode === "sft") recipe = { ...recipe, name: `${recipe.name}-sft`, rl: { ...recipe.rl, steps: 0 } }
+      if (flags.resume && Option.isNone(flags.out)) {
+        return yield* new InputError({ message: "--resume needs --out DIR (the run directory to continue)" })
+      }
+      const runDir = Option.getOrElse(flags.out, () => `runs/${recipe.name}-${stamp()}`)
+      const { Train } = yield* pipeline
+      const reporter = Progress.terminal()
+      reporter.log(`duet ${mode}: recipe "${recipe.name}" -> ${runDir}`)
+      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter }).pipe(
+        Effect.mapError((e) => new InputError({ message: e.message })),
+        Effect.ensuring(Effect.sync(() => reporter.done()))
+      )
+      if (summary) {
+        yield* Console.log(formatSummary(summary))
+        yield* Console.log(`\nmetrics: ${runDir}/metrics.jsonl   checkpoints: ${runDir}/checkpoints/   summary: ${runDir}/summary.json`)
+      }
+    })
+
+export const train = Command.make(
+  "train",
+  {
+    recipe: recipeFlag,
+    set: setFlag,
+    out: outFlag,
+    resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint")),
+    backend: backendFlag
+  },
+  run("train")
+).pipe(
+  Command.withDescription(
+    "Train a policy with RL on a verifiable task: SFT warm start, then (by default) 2-GRPO; prints held-out Mean@n / Pass@n before and after, in- and out-of-distribution."
+  ),
+  Command.withExamples([
+    { command: "duet train", description: "the default: 2-GRPO on arithmetic, a few minutes on 2 CPU cores" },
+    { command: "duet train --recipe recipes/16-grpo.yaml", description: "the paper's 16-GRPO baseline" },
+    { command: "duet train --set rl.estimator.kind=rloo", description: "swap the estimator in one flag" },
+    { command: "duet train --out runs/a --resume", description: "continue an interrupted run" }
+  ])
+)
+
+export const sft = Command.make(
+  "sft",
+  {
+    recipe: recipeFlag,
+    set: setFlag,
+    out: outFlag,
+    resume: Flag.Boolean("resume").pipe(Flag.withDescription("(unused for sft; kept for symmetry)"), Flag.withHidden),
+    backend: backendFlag
+  },
+  run("sft")
+).pipe(
+  Command.withDescription("Supervised warm start only (the recipe's sft section) on task demonstrations; evaluates and saves a checkpoint.")
+)
+
+export const evaluate = Command.make(
+  "eval",
+  {
+    checkpoint: Argument.Directory("checkpoint").pipe(Argument.withDescription("checkpoint directory (e.g. runs/x/checkpoints/step-000150)")),
+    n: Flag.Int("n").pipe(Flag.withDescription("samples per problem (Mean@n, Pass@n); default: the recipe's"), Flag.optional),
+    problems: Flag.Int("problems").pipe(Flag.withDescription("problems per split; default: the recipe's"), Flag.optional),
+    backend: backendFlag
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const { Train } = yield* pipeline
+      const reporter = Progress.terminal()
+      const results = yield* Train.evaluateCheckpoint(flags.checkpoint, {
+        ...(Option.isSome(flags.n) ? { n: flags.n.value } : {}),
+        ...(Option.isSome(flags.problems) ? { problems: flags.problems.value } : {}),
+        backend: flags.backend,
+        reporter
+      }).pipe(
+        Effect.mapError((e) => new InputError({ message: e.message })),
+        Effect.ensuring(Effect.sync(() => reporter.done()))
+      )
+      for (const r of results) {
+        yield* Console.log(
+          `${r.split.padEnd(5)} Mean@${r.n} ${pct(r.meanAtN)}%  Pass@${r.n} ${pct(r.passAtN)}%  (${r.problems} problems, ${r.meanResponseTokens.toFixed(1)} tokens/answer)`
+        )
+      }
+    })
+).pipe(Command.withDescription("Evaluate a checkpoint written by duet train: Mean@n and Pass@n on its task's test and OOD splits."))
