@@ -397,37 +397,46 @@ Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
 DUET_CLONES static void DecodeAttentionLoop(const float* q, const float* k, const float* v, float* out,
                                             const int32_t* rows, int64_t n, int64_t position, float* kc, float* vc,
                                             int64_t H, int64_t cap, int64_t hd, float scale, float* scores) {
+  // Memory-bound: each (row, head) streams its K then its V block, short runs the hardware
+  // prefetcher restarts on. So while scoring against K, prefetch this head's V; while summing V,
+  // prefetch the next head's K (cache lines are 16 floats).
   const int64_t C = H * hd;
-  for (int64_t i = 0; i < n; ++i) {
+  const int64_t total_heads = n * H;
+  for (int64_t j = 0; j < total_heads; ++j) {
+    const int64_t i = j / H, hh = j % H;
     const int64_t b = rows[i];
-    for (int64_t hh = 0; hh < H; ++hh) {
-      float* K = kc + (b * H + hh) * cap * hd;
-      float* V = vc + (b * H + hh) * cap * hd;
-      const float* qi = q + i * C + hh * hd;
-      std::memcpy(K + position * hd, k + i * C + hh * hd, hd * sizeof(float));
-      std::memcpy(V + position * hd, v + i * C + hh * hd, hd * sizeof(float));
-      float mx = -3.4e38f;
-      for (int64_t t = 0; t <= position; ++t) {
-        float s = 0;
-        const float* kt = K + t * hd;
+    float* K = kc + (b * H + hh) * cap * hd;
+    float* V = vc + (b * H + hh) * cap * hd;
+    const float* Kn = nullptr;
+    if (j + 1 < total_heads) Kn = kc + (rows[(j + 1) / H] * H + (j + 1) % H) * cap * hd;
+    const float* qi = q + i * C + hh * hd;
+    std::memcpy(K + position * hd, k + i * C + hh * hd, hd * sizeof(float));
+    std::memcpy(V + position * hd, v + i * C + hh * hd, hd * sizeof(float));
+    float mx = -3.4e38f;
+    for (int64_t t = 0; t <= position; ++t) {
+      for (int64_t l = 0; l < hd; l += 16) __builtin_prefetch(V + t * hd + l);
+      float s = 0;
+      const float* kt = K + t * hd;
 #pragma omp simd reduction(+ : s)
-        for (int64_t d = 0; d < hd; ++d) s += qi[d] * kt[d];
-        s *= scale;
-        scores[t] = s;
-        mx = s > mx ? s : mx;
+      for (int64_t d = 0; d < hd; ++d) s += qi[d] * kt[d];
+      s *= scale;
+      scores[t] = s;
+      mx = s > mx ? s : mx;
+    }
+    float total = 0;
+    for (int64_t t = 0; t <= position; ++t) {
+      scores[t] = ExpF(scores[t] - mx);
+      total += scores[t];
+    }
+    const float inv = 1.0f / total;
+    float* o = out + i * C + hh * hd;
+    for (int64_t d = 0; d < hd; ++d) o[d] = 0;
+    for (int64_t t = 0; t <= position; ++t) {
+      if (Kn != nullptr) {
+        for (int64_t l = 0; l < hd; l += 16) __builtin_prefetch(Kn + t * hd + l);
       }
-      float total = 0;
-      for (int64_t t = 0; t <= position; ++t) {
-        scores[t] = ExpF(scores[t] - mx);
-        total += scores[t];
-      }
-      const float inv = 1.0f / total;
-      float* o = out + i * C + hh * hd;
-      for (int64_t d = 0; d < hd; ++d) o[d] = 0;
-      for (int64_t t = 0; t <= position; ++t) {
-        const float p = scores[t] * inv;
-        for (int64_t d = 0; d < hd; ++d) o[d] += p * V[t * hd + d];
-      }
+      const float p = scores[t] * inv;
+      for (int64_t d = 0; d < hd; ++d) o[d] += p * V[t * hd + d];
     }
   }
 }
@@ -453,7 +462,8 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "duet_blas.decodeAttention: cache size mismatch");
   }
   for (int64_t i = 0; i < n; ++i) {
-    if (rows[i] < 0 || rows[i] >= batch) throw Napi::RangeError::New(env, "duet_blas.decodeAttention: row outside the batch");
+    const int32_t r = rows[static_cast<size_t>(i)];
+    if (r < 0 || r >= batch) throw Napi::RangeError::New(env, "duet_blas.decodeAttention: row outside the batch");
   }
   CheckRange(env, h, qo, n * C, "q");
   CheckRange(env, h, ko, n * C, "k");
