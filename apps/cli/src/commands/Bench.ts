@@ -1,0 +1,65 @@
+/**
+ * `duet bench`: the hot paths, duet's kernels beside stock tfjs-wasm measured in the same run
+ * (alternating rounds, medians of paired ratios): a GPT training step (tokens/s), KV-cache decode at
+ * batch 256 (tokens/s), and with --gemm the GEMM/kernel table (GFLOP/s).
+ */
+import { Console, Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { InputError } from "../InputError.js"
+
+const int = (name: string, description: string) => Flag.Int(name).pipe(Flag.withDescription(description), Flag.optional)
+
+export const command = Command.make(
+  "bench",
+  {
+    dim: int("dim", "residual width (default 128: the 0.81M-parameter reference model)"),
+    layers: int("layers", "transformer blocks (default 4)"),
+    heads: int("heads", "attention heads (default 4)"),
+    vocab: int("vocab", "vocabulary size (default 32)"),
+    batch: int("batch", "training rows (default 32)"),
+    seq: int("seq", "sequence length (default 64)"),
+    decodeBatch: int("decode-batch", "rows decoded together (default 256)"),
+    rounds: int("rounds", "alternating stock/duet rounds (default 5)"),
+    blas: Flag.Literals("blas", ["auto", "openblas", "js"] as const).pipe(
+      Flag.withDescription("duet's matmul path: the OpenBLAS addon, the pure-JS fallback, or auto"),
+      Flag.withDefault("auto" as const)
+    ),
+    gemm: Flag.Boolean("gemm").pipe(Flag.withDescription("also run the GEMM and per-kernel table (GFLOP/s, duet vs stock)")),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"))
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const argv: string[] = ["--blas", flags.blas]
+      const pairs: Array<[string, Option.Option<number>]> = [
+        ["--dim", flags.dim],
+        ["--layers", flags.layers],
+        ["--heads", flags.heads],
+        ["--vocab", flags.vocab],
+        ["--batch", flags.batch],
+        ["--seq", flags.seq],
+        ["--decode-batch", flags.decodeBatch],
+        ["--rounds", flags.rounds]
+      ]
+      for (const [name, v] of pairs) if (Option.isSome(v)) argv.push(name, String(v.value))
+      if (flags.json) argv.push("--json")
+      const { Bench } = yield* Effect.promise(() => import("@duet/model"))
+      yield* Effect.tryPromise({
+        try: () => Bench.cli(argv, (line) => console.log(line)),
+        catch: (e) => new InputError({ message: e instanceof Error ? e.message : String(e) })
+      })
+      if (flags.gemm) {
+        const engine = yield* Effect.promise(() => import("@duet/engine"))
+        const report = yield* Effect.promise(() => engine.Bench.run({ groups: ["gemm", "kernels"] }))
+        yield* Console.log(flags.json ? JSON.stringify(report) : engine.Bench.format(report))
+      }
+    })
+).pipe(
+  Command.withDescription(
+    "Benchmark the hot paths: training step and batch-256 decode tokens/s, duet's kernels beside stock tfjs-wasm in the same run, with peak memory; --gemm adds GFLOP/s per GEMM shape."
+  ),
+  Command.withExamples([
+    { command: "duet bench", description: "the reference model (0.81M params, B=32, T=64)" },
+    { command: "duet bench --dim 256 --layers 6 --json", description: "a bigger model, JSON out" },
+    { command: "duet bench --blas js --gemm", description: "the pure-JS fallback, plus the GEMM table" }
+  ])
+)
