@@ -8,7 +8,7 @@
  * the engine's fused pass over all parameters on wasm, composed tfjs ops elsewhere.
  */
 import { InvalidArgumentError } from "@duet/core"
-import { AdamW as EngineAdamW } from "@duet/engine"
+import { AdamW as EngineAdamW, Engine } from "@duet/engine"
 import { tf } from "./internal/Tfjs.js"
 
 export interface AdamWConfig {
@@ -91,8 +91,49 @@ export const apply = (
   lr: number = config.lr
 ): { gradNorm: number } => {
   for (const name of grads.keys()) if (!params.has(name)) throw new InvalidArgumentError(`grads.${name}`, "is not a parameter")
-  // the engine's single fused pass on wasm with duet's kernels; the same formula as tfjs ops otherwise
+  // The engine's fused pass writes parameters in place on the wasm heap. On its JS matmul path the
+  // dense layers run on XNNPACK, which keeps packed copies of weight matrices keyed by tensor, so an
+  // in-place write leaves them stale (training diverges; test/Training.test.ts under DUET_BLAS=0).
+  // There, update with new tensors instead, until the engine invalidates those copies.
+  if (Engine.info()?.matmul === "js-fallback") return applyComposite(params, grads, state, config, lr)
   return EngineAdamW.apply(params, grads, state, config, lr, decays)
+}
+
+/** The same update composed of tfjs ops, each parameter assigned a new tensor. */
+const applyComposite = (
+  params: ReadonlyMap<string, tf.Variable>,
+  grads: ReadonlyMap<string, tf.Tensor>,
+  state: AdamWState,
+  config: AdamWConfig,
+  lr: number
+): { gradNorm: number } => {
+  const t = state.step + 1
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = config
+  const norm = tf.tidy(() => {
+    const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)))
+    const total = squares.length === 0 ? tf.scalar(0) : tf.sqrt(squares.length === 1 ? squares[0]! : tf.addN(squares))
+    // torch: clip_coef = max_norm / (total_norm + 1e-6), clamped to at most 1
+    const scale = config.maxGradNorm === null ? tf.scalar(1) : tf.minimum(1, tf.div(config.maxGradNorm, tf.add(total, 1e-6)))
+    for (const [name, p] of params) {
+      const gRaw = grads.get(name)
+      if (gRaw === undefined) continue // unused parameter: no update, as torch skips grad=None
+      const g = tf.mul(gRaw, scale)
+      const m = state.m.get(name)!
+      const v = state.v.get(name)!
+      const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1))
+      const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2))
+      const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(1 - b2 ** t)), eps)
+      const decayed = wd > 0 && decays(name, p.shape) ? tf.mul(p, 1 - lr * wd) : p
+      p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / (1 - b1 ** t))))
+      m.assign(m1)
+      v.assign(v1)
+    }
+    return total
+  })
+  const gradNorm = norm.dataSync()[0]!
+  norm.dispose()
+  state.step = t
+  return { gradNorm }
 }
 
 /** Frees the moments. */
