@@ -24,8 +24,8 @@ export const command = Command.make(
       Flag.withDescription("duet's matmul path: the OpenBLAS addon, the pure-JS fallback, or auto"),
       Flag.withDefault("auto" as const)
     ),
-    gemm: Flag.Boolean("gemm").pipe(Flag.withDescription("also run the GEMM and per-kernel table (GFLOP/s, duet vs stock)")),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"))
+    gemm: Flag.Boolean("gemm").pipe(Flag.withDescription("also run the GEMM and per-kernel table (GFLOP/s, duet vs stock)"), Flag.withDefault(false)),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
   },
   (flags) =>
     Effect.gen(function* () {

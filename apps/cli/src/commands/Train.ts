@@ -98,7 +98,7 @@ export const train = Command.make(
     recipe: recipeFlag,
     set: setFlag,
     out: outFlag,
-    resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint")),
+    resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint"), Flag.withDefault(false)),
     backend: backendFlag
   },
   run("train")
@@ -120,7 +120,7 @@ export const sft = Command.make(
     recipe: recipeFlag,
     set: setFlag,
     out: outFlag,
-    resume: Flag.Boolean("resume").pipe(Flag.withDescription("(unused for sft; kept for symmetry)"), Flag.withHidden),
+    resume: Flag.Boolean("resume").pipe(Flag.withDescription("(unused for sft)"), Flag.withDefault(false), Flag.withHidden),
     backend: backendFlag
   },
   run("sft")
