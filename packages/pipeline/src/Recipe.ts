@@ -144,8 +144,8 @@ export type TaskSpec = typeof Task.Type
 /**
  * The default recipe: 2-GRPO on 1-2 digit addition and subtraction (answers written least
  * significant digit first, which a small char model learns), a ~0.23M-parameter GPT, a short SFT
- * warm start on 2,000 demonstrations that leaves the policy half right, then 300 RL steps of 256
- * prompts x 2 rollouts (512 rollouts per step, as the paper). Paper settings where they apply:
+ * warm start on 2,000 demonstrations that leaves the policy half right, then 600 RL steps of 256
+ * prompts x 2 rollouts (512 rollouts per step, as the paper) over 4,000 training problems. Paper settings where they apply:
  * constant lr with a linear warm-up, temperature 1 / top-p 1 for training rollouts, 0.7 / 0.8 / 20
  * for evaluation. Sized to finish in a few minutes on 2 CPU cores.
  */
@@ -156,7 +156,7 @@ export const defaults: Recipe = {
   model: { nLayer: 2, nHead: 4, nEmbd: 96, blockSize: 32 },
   sft: { steps: 650, batchSize: 64, lr: 3e-3, examples: 2000, noise: 0 },
   rl: {
-    steps: 300,
+    steps: 600,
     promptsPerStep: 256,
     groupSize: { kind: "fixed", size: 2 },
     estimator: { kind: "2-grpo" },
@@ -168,7 +168,7 @@ export const defaults: Recipe = {
     maxGradNorm: 1,
     skipZeroAdvantage: true,
     sampling: { temperature: 1, topP: 1, topK: 0, maxTokens: 8 },
-    trainProblems: 8000
+    trainProblems: 4000
   },
   eval: { n: 8, problems: 200, every: 0, sampling: { temperature: 0.7, topP: 0.8, topK: 20, maxTokens: 8 } },
   checkpointEvery: 50
