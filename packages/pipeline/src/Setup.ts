@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import { Arithmetic, Countdown, Jsonl, Dataset, Alphabet } from "@duet/tasks"
 import type { Problem, Task } from "@duet/tasks"
 import { Gpt } from "@duet/model"
+import { MathAnswer } from "@duet/verifiers"
 import type { GptConfig } from "@duet/model"
 import type { Recipe } from "./Recipe.js"
 import * as Tokens from "./Tokens.js"
@@ -47,12 +48,14 @@ const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Split
         const test = yield* load(spec.test)
         const ood = spec.ood ? yield* load(spec.ood) : []
         const alphabet = Alphabet.of(...[...train, ...test, ...ood].flatMap((p) => [p.prompt, p.answer]), "\n")
+        // Real math data is graded by value (the math-answer verifier), not by string.
         const task: Task.Task = {
           name: `jsonl:${spec.format}`,
           alphabet,
           stop: "\n",
           split: () => [],
-          demonstration: (p) => `${p.answer}\n`
+          demonstration: (p) => `${p.answer}\n`,
+          verify: (completion, p) => MathAnswer.check(completion.split("\n")[0]!, p.answer).correct
         }
         return { task, splits: { train, test, ood } }
       })
