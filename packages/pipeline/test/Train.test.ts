@@ -10,7 +10,7 @@ import { Recipe, RunDir, Train } from "../src/index.js"
  * room and enough discordant pairs to learn from.
  */
 const tiny = [
-  'task={"kind":"arithmetic","ops":["+"],"digits":{"min":1,"max":1},"oodDigits":{"min":2,"max":2}}',
+  'task={"kind":"arithmetic","ops":["+"],"digits":{"min":1,"max":1},"oodDigits":{"min":2,"max":2},"reversed":false}',
   "sft.steps=60",
   "sft.examples=80",
   "rl.trainProblems=80",
