@@ -48,6 +48,15 @@ export interface TrainOptions {
    * model's GEMMs are small enough that a second thread buys little.
    */
   readonly threads?: number
+  /**
+   * Start RL from this checkpoint (e.g. a shared warm start written by `duet sft`) instead of running
+   * the recipe's SFT: every method of a comparison then starts from the same policy.
+   */
+  readonly initFrom?: string
+  /** Budget mode: stop RL once a held-out test evaluation reaches this Mean@n (needs `eval.every`). */
+  readonly stopAtTestMeanAtN?: number
+  /** Budget mode: stop RL once the RL phase has used this many seconds. */
+  readonly maxRlSeconds?: number
 }
 
 export interface TrainSummary {
@@ -59,6 +68,8 @@ export interface TrainSummary {
   readonly before: ReadonlyArray<EvalResult>
   readonly after: ReadonlyArray<EvalResult>
   readonly engine: string
+  /** Why RL ended before `recipe.rl.steps` (budget mode), if it did. */
+  readonly stoppedEarly?: string
 }
 
 const wrap = <A>(what: string, f: () => A) =>
@@ -206,10 +217,18 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       yield* RunDir.writeJson(RunDir.paths(runDir).recipe, recipe)
       yield* RunDir.writeAtomic(RunDir.paths(runDir).metrics, "")
       reporter.log(`model: ${Gpt.parameterCount(setup.modelConfig).toLocaleString("en-US")} parameters; task ${setup.task.name}`)
-      policy = Gpt.init(setup.modelConfig, recipe.seed)
-      const t0 = now()
-      yield* warmStart(recipe, setup, policy, reporter, runDir)
-      counters.sft = now() - t0
+      if (options.initFrom !== undefined) {
+        const from = options.initFrom
+        const loaded = yield* wrapPromise("load --init checkpoint", () => Checkpoint.load(from))
+        policy = Gpt.fromParams(loaded.config, loaded.params)
+        Checkpoint.dispose(loaded)
+        reporter.log(`starting from ${from} (no warm start)`)
+      } else {
+        policy = Gpt.init(setup.modelConfig, recipe.seed)
+        const t0 = now()
+        yield* warmStart(recipe, setup, policy, reporter, runDir)
+        counters.sft = now() - t0
+      }
       opt = Update.makeOptimizer(policy, rlConfig)
     }
 
@@ -239,6 +258,8 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     const stop = setup.codec.stopToken
     const endStep = options.stopAfter === undefined ? steps : Math.min(steps, startStep + options.stopAfter)
 
+    let stoppedEarly: string | undefined
+    let lastStep = startStep
     for (let step = startStep; step < endStep; step++) {
       const t0 = now()
       const seed = stepSeed(recipe.seed, step)
@@ -371,32 +392,45 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       )
       void done
 
+      lastStep = step + 1
       if (recipe.eval.every > 0 && (step + 1) % recipe.eval.every === 0 && step + 1 < steps) {
         const te = now()
-        yield* withSampler(evaluateAll(recipe, setup, "during", step + 1, runDir, reporter))
+        const during = yield* withSampler(evaluateAll(recipe, setup, "during", step + 1, runDir, reporter))
         counters.eval += now() - te
+        const test = during.find((r) => r.split === "test")
+        if (options.stopAtTestMeanAtN !== undefined && test && test.meanAtN >= options.stopAtTestMeanAtN) {
+          stoppedEarly = `test Mean@${test.n} ${pct(test.meanAtN)} reached the target ${pct(options.stopAtTestMeanAtN)} at step ${step + 1}`
+        }
       }
-      if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep) {
+      if (stoppedEarly === undefined && options.maxRlSeconds !== undefined && counters.rl >= options.maxRlSeconds) {
+        stoppedEarly = `RL time ${counters.rl.toFixed(0)}s reached the budget of ${options.maxRlSeconds.toFixed(0)}s at step ${step + 1}`
+      }
+      if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep || stoppedEarly) {
         yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before })
+      }
+      if (stoppedEarly) {
+        reporter.log(`budget: ${stoppedEarly}`)
+        break
       }
     }
 
-    if (endStep < steps) {
+    if (endStep < steps && stoppedEarly === undefined) {
       reporter.log(`stopped after step ${endStep} of ${steps}; continue with --resume`)
       return undefined
     }
     const te = now()
-    const after = yield* withSampler(evaluateAll(recipe, setup, "after", steps, runDir, reporter))
+    const after = yield* withSampler(evaluateAll(recipe, setup, "after", lastStep, runDir, reporter))
     counters.eval += now() - te
     const summary: TrainSummary = {
       recipe: recipe.name,
-      steps,
+      steps: lastStep,
       rollouts: counters.rollouts,
       tokens: counters.tokens,
       seconds: { sft: counters.sft, rl: counters.rl, eval: counters.eval, total: now() - tStart },
       before,
       after,
-      engine: engine.describe()
+      engine: engine.describe(),
+      ...(stoppedEarly ? { stoppedEarly } : {})
     }
     yield* RunDir.writeJson(RunDir.paths(runDir).summary, summary)
     return summary
