@@ -20,7 +20,7 @@ describe("duet compare (built binary, tiny)", () => {
     const out = join(mkdtempSync(join(tmpdir(), "duet-compare-")), "cmp")
     const r = duet(["compare", "--out", out, "--group-sizes", "2,4", "--seeds", "1", ...tiny])
     expect(r.status, r.stderr).toBe(0)
-    for (const run of ["2-grpo-seed1", "4-grpo-seed1", "2-grpo-budget-seed1", "warmstart/seed1"]) {
+    for (const run of ["2-grpo-seed1", "4-grpo-seed1", "2-grpo-budget-seed1", "2-grpo-no-skip-seed1", "adaptive-2-to-4-seed1", "warmstart/seed1"]) {
       expect(existsSync(join(out, run, "summary.json")), run).toBe(true)
     }
     // The protocol: same rollouts per step (16 x 2 = 8 x 4), lr scaled with prompts per step, k/2 the steps.
@@ -30,6 +30,8 @@ describe("duet compare (built binary, tiny)", () => {
     expect(four.rl.promptsPerStep * 4).toBe(two.rl.promptsPerStep * 2)
     expect(four.rl.lr).toBeCloseTo(two.rl.lr / 2, 12)
     expect(four.rl.steps).toBe(two.rl.steps * 2)
+    expect(recipe("2-grpo-no-skip-seed1").rl.skipZeroAdvantage).toBe(false)
+    expect(recipe("adaptive-2-to-4-seed1").rl.groupSize).toEqual({ kind: "adaptive", initial: 2, max: 4 })
     expect(r.stdout).toMatch(/4-grpo\s+4\s+1\s/)
     expect(r.stdout).toMatch(/Δ 4-grpo → 2-grpo/)
     expect(existsSync(join(out, "report.html"))).toBe(true)

@@ -8,6 +8,9 @@
  * - held-out evaluation at the same rollout intervals in every run (time-to-accuracy);
  * - a budget run: 2-GRPO that keeps training until it reaches the largest-k run's final test Mean@n
  *   (within 1 point) or uses the same RL wall time, whichever comes first.
+ * - beyond the paper (`extras`): 2-GRPO with zero-advantage skipping off (same gradient: the time
+ *   it saves at equal results), and the adaptive group size (start at 2 rollouts per prompt, add
+ *   more only where the pair agreed, up to the largest k) at 2-GRPO's prompts per step and steps.
  * Each run is its own run directory, so an interrupted comparison resumes where it stopped: a run
  * with a summary is skipped, a run with a checkpoint is resumed.
  */
@@ -28,6 +31,8 @@ export interface CompareOptions {
   readonly seeds?: ReadonlyArray<number>
   /** Add the 2-GRPO budget run (default true). */
   readonly budget?: boolean
+  /** Runs beyond the paper (default both): "no-skip" and "adaptive". */
+  readonly extras?: ReadonlyArray<"no-skip" | "adaptive">
   /** Evaluations per run, at equal rollout intervals (default 6). */
   readonly evaluations?: number
   readonly backend?: BackendName
@@ -111,9 +116,19 @@ export const run = (base: Recipe, options: CompareOptions) =>
         })
       const finals = new Map<number, TrainSummary>()
       for (const k of groupSizes) finals.set(k, yield* runOne(`${k}-grpo`, recipeFor(base, k, seed, evaluations), {}))
+      const extras = options.extras ?? ["no-skip", "adaptive"]
+      const two = recipeFor(base, 2, seed, evaluations)
+      if (extras.includes("no-skip")) {
+        yield* runOne("2-grpo-no-skip", { ...two, rl: { ...two.rl, skipZeroAdvantage: false } }, {})
+      }
+      if (extras.includes("adaptive") && largest > 2) {
+        yield* runOne("adaptive-2-to-" + largest, {
+          ...two,
+          rl: { ...two.rl, groupSize: { kind: "adaptive", initial: 2, max: largest }, estimator: { kind: "grpo" } }
+        }, {})
+      }
       if ((options.budget ?? true) && largest > 2) {
         const target = finals.get(largest)!.after.find((r) => r.split === "test")
-        const two = recipeFor(base, 2, seed, evaluations)
         const steps = recipeFor(base, largest, seed, evaluations).rl.steps
         const budgetRecipe: Recipe = {
           ...two,

@@ -25,6 +25,10 @@ export const command = Command.make(
     groupSizes: Flag.String("group-sizes").pipe(Flag.withDescription("group sizes k to compare (default 2,16)"), Flag.withDefault("2,16")),
     seeds: Flag.String("seeds").pipe(Flag.withDescription("seeds (default 1,2,3)"), Flag.withDefault("1,2,3")),
     noBudget: Flag.Boolean("no-budget").pipe(Flag.withDescription("skip the 2-GRPO budget run"), Flag.withDefault(false)),
+    noExtras: Flag.Boolean("no-extras").pipe(
+      Flag.withDescription("skip the runs beyond the paper: 2-GRPO without zero-advantage skipping, and the adaptive group size"),
+      Flag.withDefault(false)
+    ),
     recipe: Flag.File("recipe").pipe(Flag.withDescription("the 2-GRPO base recipe that defines the protocol (default: the built-in one)"), Flag.optional),
     set: Flag.String("set").pipe(Flag.withDescription("override a base-recipe field (repeatable)"), Flag.atLeast(0)),
     backend: Flag.Literals("backend", backends).pipe(Flag.withDefault("auto" as const))
@@ -38,7 +42,7 @@ export const command = Command.make(
       const base = yield* loadRecipe(flags.recipe, Option.isSome(flags.recipe) ? flags.set : ["rl.steps=150", ...flags.set])
       const { Compare } = yield* Effect.promise(() => import("@duet/pipeline"))
       const reporter = Progress.terminal()
-      yield* Compare.run(base, { dir: flags.out, groupSizes, seeds, budget: !flags.noBudget, backend: flags.backend, reporter }).pipe(
+      yield* Compare.run(base, { dir: flags.out, groupSizes, seeds, budget: !flags.noBudget, extras: flags.noExtras ? [] : ["no-skip", "adaptive"], backend: flags.backend, reporter }).pipe(
         Effect.mapError((e) => new InputError({ message: e instanceof Error ? e.message : String((e as { message?: string }).message ?? e) })),
         Effect.ensuring(Effect.sync(() => reporter.done()))
       )
