@@ -384,13 +384,11 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
         "time/total_s": counters.sft + counters.rl + counters.eval
       }
       yield* RunDir.appendMetrics(runDir, record)
-      const done = step + 1 - startStep
       const eta = (counters.rl / Math.max(1, step + 1)) * (endStep - step - 1)
       reporter.progress(
         `rl ${step + 1}/${steps}  reward ${meanReward.toFixed(3)}  zero-std ${pct(groupsZeroStd)}  skip ${pct(update.skippedFraction)}  ` +
           `${stepTime.toFixed(2)}s/step  eta ${eta.toFixed(0)}s`
       )
-      void done
 
       lastStep = step + 1
       if (recipe.eval.every > 0 && (step + 1) % recipe.eval.every === 0 && step + 1 < steps) {
