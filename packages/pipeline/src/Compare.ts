@@ -130,12 +130,7 @@ export const run = (base: Recipe, options: CompareOptions) =>
       if ((options.budget ?? true) && largest > 2) {
         const target = finals.get(largest)!.after.find((r) => r.split === "test")
         const steps = recipeFor(base, largest, seed, evaluations).rl.steps
-        const budgetRecipe: Recipe = {
-          ...two,
-          rl: { ...two.rl, steps },
-          eval: { ...two.eval, every: two.eval.every },
-          checkpointEvery: two.checkpointEvery
-        }
+        const budgetRecipe: Recipe = { ...two, rl: { ...two.rl, steps } }
         yield* runOne("2-grpo-budget", budgetRecipe, {
           ...(target ? { stopAtTestMeanAtN: target.meanAtN - 0.01 } : {}),
           maxRlSeconds: finals.get(largest)!.seconds.rl

@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import type { Problem } from "@duet/tasks"
 import { Sampler } from "@duet/samplers"
+import { Metrics } from "@duet/verifiers"
 import type { Setup } from "./Setup.js"
 import { grade } from "./Setup.js"
 
@@ -18,14 +19,6 @@ export interface EvalResult {
   /** Share of problems with >= 1 correct sample (unbiased Pass@k at k = n). */
   readonly passAtN: number
   readonly meanResponseTokens: number
-}
-
-/** Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k). */
-export const passAtK = (n: number, c: number, k: number): number => {
-  if (n - c < k) return 1
-  let prod = 1
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i
-  return 1 - prod
 }
 
 export interface EvalSampling {
@@ -74,7 +67,7 @@ export const evaluate = (
     let pass = 0
     for (let i = 0; i < problems.length; i++) {
       mean += correct[i]! / sampling.n
-      pass += passAtK(sampling.n, correct[i]!, sampling.n)
+      pass += Metrics.passAtK(sampling.n, correct[i]!, sampling.n)
     }
     const result: EvalResult = {
       split,
