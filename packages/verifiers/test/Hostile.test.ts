@@ -90,7 +90,8 @@ describe("work caps", () => {
     fc.assert(
       fc.property(soup, soup, (a, b) => {
         const ab = MathAnswer.equivalent(a, b)
-        expect(MathAnswer.equivalent(b, a)).toBe(ab)
+        // Symmetric unless an equation is involved (a gold equation counts only as an assignment).
+        if (!`${a}${b}`.includes("=")) expect(MathAnswer.equivalent(b, a)).toBe(ab)
         expect(typeof MathAnswer.check(a, b).correct).toBe("boolean")
       }),
       { numRuns: 500 }

@@ -8,7 +8,8 @@
  */
 import { lastBoxed, lastBoxGroup, MAX_ANSWER_CHARS } from "./LatexText.js"
 
-export type Source = "final-answer" | "boxed" | "answer-phrase" | "last-math" | "last-number"
+/** Where an answer was read: a phrase, a box, the last math span or number, or the whole (short) text. */
+export type Source = "final-answer" | "boxed" | "answer-phrase" | "last-math" | "last-number" | "whole"
 
 export interface Candidate {
   readonly source: Source

@@ -72,8 +72,11 @@ export const lastBoxedAt = (s: string): { readonly start: number; readonly text:
   return all.length === 0 ? null : all[all.length - 1]!
 }
 
-/** What may stand between boxes listed as one answer: `\boxed{2}, \boxed{3}`, `$\boxed{2}$ and $\boxed{3}$`. */
-const BOX_LIST_GAP = /^[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\})[\s$]*$/
+/**
+ * What may stand between boxes listed as one answer: `\boxed{2}, \boxed{3}`, `$\boxed{2}$ and
+ * $\boxed{3}$`, or boxes side by side on one line, `\boxed{2} \boxed{3}`.
+ */
+const BOX_LIST_GAP = /^(?:[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)[\s$]*|[ \t$]*)$/
 
 /**
  * The last box, joined with the boxes right before it when they are listed with a comma, "and" or
@@ -89,7 +92,8 @@ export const lastBoxGroup = (s: string): { readonly start: number; readonly text
     const prev = all[k - 1]!
     const gap = s.slice(prev.end, all[k]!.command)
     if (prev.end > all[k]!.command || gap.length > 40 || !BOX_LIST_GAP.test(gap)) break
-    texts.unshift(prev.text)
+    // The same answer boxed twice in a row is one answer, not a list.
+    if (!texts.includes(prev.text)) texts.unshift(prev.text)
     k--
   }
   return { start: all[k]!.start, text: texts.join(", ") }
@@ -217,6 +221,8 @@ export const clean = (raw: string): string | null => {
   for (const [re, to] of UNICODE) s = s.replace(re, to)
   s = stripDelimiters(s)
   s = s
+    // MATH-style thousands `11,\! 111,\! 100`: the comma before `\!` and three digits groups.
+    .replace(/(\d),\s?\\!\s?(?=\d{3}(?!\d))/g, "$1,")
     .replace(/\\\$/g, " ")
     .replace(/\$/g, " ")
     .replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![A-Za-z])/g, " ")

@@ -217,14 +217,22 @@ class Parser {
   }
 
   private parseRelation(): MathNode {
-    const sides = [this.parseUnion()]
+    const sides = [this.parseRatio()]
     const ops: Array<RelOp> = []
     for (let op = this.relOp(); op !== null; op = this.relOp()) {
       this.pos++
       ops.push(op)
-      sides.push(this.parseUnion())
+      sides.push(this.parseRatio())
     }
     return ops.length === 0 ? sides[0]! : this.node({ kind: "rel", ops, sides })
+  }
+
+  /** A ratio `7:32` is the quotient 7/32 (so `7:32` = `14:64` = `\frac{7}{32}`); one colon at most. */
+  private parseRatio(): MathNode {
+    const left = this.parseUnion()
+    if (!this.isSym(":") || this.peek(1) === undefined) return left
+    this.pos++
+    return this.node({ kind: "div", left, right: this.parseUnion() })
   }
 
   private parseUnion(): MathNode {
