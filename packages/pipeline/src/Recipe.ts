@@ -58,7 +58,19 @@ export const Sft = Schema.Struct({
   /** Distinct training problems with demonstrations (fewer = weaker starting policy). */
   examples: PositiveInt,
   /** Share of demonstrations replaced by a plausible wrong answer (a deliberately noisy teacher). */
-  noise: Probability
+  noise: Probability,
+  /** Linear learning-rate warm-up steps (HF's `warmup_steps`). */
+  warmupSteps: NonNegativeInt,
+  /** After warm-up: `cosine` decay to 10% of `lr` at `steps`, or `constant`. */
+  schedule: Schema.Literals(["cosine", "constant"]),
+  /** AdamW decoupled weight decay (matrices only, as HF Trainer). */
+  weightDecay: NonNegative,
+  /**
+   * Stop SFT once greedy accuracy on `probe` held-out training problems (not among the `examples`
+   * demonstrated) reaches `greedyAccuracy`, checked every `every` steps; `steps` is then the cap.
+   * A warm start defined by where it lands, not by a step count on a knife edge.
+   */
+  target: Schema.optionalKey(Schema.Struct({ greedyAccuracy: Probability, every: PositiveInt, probe: PositiveInt }))
 })
 
 // ---- RL plugins -------------------------------------------------------------------------------
@@ -125,6 +137,20 @@ export const Eval = Schema.Struct({
   sampling: Sampling
 })
 
+const Off = Schema.Literal(false)
+/** Run guards (see `Guards.ts`); `false` turns one off. */
+export const Guards = Schema.Struct({
+  /** Warn when test Pass@n (needs eval.every) falls below the start's by more than this. */
+  passDrop: Schema.Union([Probability, Off]),
+  /** Warn when the rollouts' mean per-token entropy (nats) falls below this. */
+  minEntropy: Schema.Union([NonNegative, Off]),
+  /** Warn when at least this share of groups has equal rewards for `patience` steps in a row. */
+  zeroAdvantage: Schema.Union([Probability, Off]),
+  patience: PositiveInt,
+  /** `warn` logs and goes on; `stop` also ends RL there (with a checkpoint and the final evaluation). */
+  action: Schema.Literals(["warn", "stop"])
+})
+
 export const RecipeSchema = Schema.Struct({
   name: Schema.String,
   seed: Schema.Int,
@@ -133,6 +159,7 @@ export const RecipeSchema = Schema.Struct({
   sft: Sft,
   rl: Rl,
   eval: Eval,
+  guards: Guards,
   /** Save a checkpoint every this many RL steps (0 = only at the end). */
   checkpointEvery: NonNegativeInt
 })
@@ -154,7 +181,7 @@ export const defaults: Recipe = {
   seed: 1,
   task: { kind: "arithmetic", ops: ["+", "-"], digits: { min: 1, max: 2 }, oodDigits: { min: 3, max: 3 }, reversed: true },
   model: { nLayer: 2, nHead: 4, nEmbd: 96, blockSize: 32 },
-  sft: { steps: 650, batchSize: 64, lr: 3e-3, examples: 2000, noise: 0 },
+  sft: { steps: 650, batchSize: 64, lr: 3e-3, examples: 2000, noise: 0, warmupSteps: 0, schedule: "cosine", weightDecay: 0 },
   rl: {
     steps: 600,
     promptsPerStep: 256,
@@ -171,6 +198,7 @@ export const defaults: Recipe = {
     trainProblems: 4000
   },
   eval: { n: 8, problems: 200, every: 0, sampling: { temperature: 0.7, topP: 0.8, topK: 20, maxTokens: 8 } },
+  guards: { passDrop: 0.05, minEntropy: 0.02, zeroAdvantage: 0.98, patience: 20, action: "warn" },
   checkpointEvery: 50
 }
 

@@ -9,6 +9,7 @@ import { Effect, Schema } from "effect"
 import { AdvantageTransform, Rng, Scores, StepInfo } from "@duet/core"
 import { preferencePairs } from "@duet/estimators"
 import { Engine } from "@duet/engine"
+import { LearningRate } from "@duet/schedulers"
 import type { BackendName } from "@duet/engine"
 import { AdamW, Checkpoint, Gpt } from "@duet/model"
 import type { Policy } from "@duet/model"
@@ -16,6 +17,7 @@ import { Demonstrations } from "@duet/tasks"
 import type { Problem } from "@duet/tasks"
 import { Sampler } from "@duet/samplers"
 import * as Evaluate from "./Evaluate.js"
+import * as Guards from "./Guards.js"
 import type { EvalResult } from "./Evaluate.js"
 import * as Plugins from "./Plugins.js"
 import type { Recipe } from "./Recipe.js"
@@ -97,25 +99,60 @@ const promptsForStep = (problems: ReadonlyArray<Problem>, count: number, seed: n
   return out
 }
 
-/** SFT warm start on demonstrations of the first `examples` training problems. */
+/** The SFT learning rate at each step: linear warm-up, then cosine decay to 10% or constant. */
+const sftLearningRate = (sft: Recipe["sft"]): ((step: number) => number) =>
+  sft.schedule === "constant" || sft.steps <= sft.warmupSteps
+    ? LearningRate.linearWarmup(sft.lr, sft.warmupSteps)
+    : LearningRate.cosine({ peak: sft.lr, warmup: sft.warmupSteps, total: sft.steps, final: 0.1 * sft.lr })
+
+/** Held-out problems of the SFT target probe: the training problems after the demonstrated ones. */
+const probeProblems = (recipe: Recipe, setup: Setup.Setup) =>
+  Effect.gen(function* () {
+    const target = recipe.sft.target
+    if (target === undefined) return []
+    const probe = setup.splits.train.slice(recipe.sft.examples, recipe.sft.examples + target.probe)
+    if (probe.length < target.probe) {
+      return yield* new TrainError({
+        message:
+          `sft.target.probe: ${target.probe} held-out problems wanted after the ${recipe.sft.examples} demonstrated ones, ` +
+          `but the training split has ${setup.splits.train.length}; lower sft.examples or sft.target.probe`
+      })
+    }
+    return probe
+  })
+
+/** Greedy accuracy (temperature 0, one sample) on the probe problems. */
+const probeAccuracy = (setup: Setup.Setup, probe: ReadonlyArray<Problem>, maxTokens: number) =>
+  Evaluate.evaluate(setup, "probe", probe, { n: 1, temperature: 0, topP: 1, topK: 0, maxTokens }, 0).pipe(
+    Effect.map((r) => r.meanAtN),
+    Effect.mapError((e) => new TrainError({ message: `sft probe: ${e.message}` }))
+  )
+
+/**
+ * SFT warm start on demonstrations of the first `examples` training problems; with `sft.target`,
+ * stops as soon as greedy accuracy on held-out probe problems reaches the target.
+ */
 const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter: Reporter, runDir: string) =>
   Effect.gen(function* () {
     const { sft } = recipe
     if (sft.steps === 0) return
     const problems = setup.splits.train.slice(0, sft.examples)
+    const probe = yield* probeProblems(recipe, setup)
     const demos = yield* wrap("sft demonstrations", () =>
       Demonstrations.make(setup.task, problems, { noise: sft.noise, seed: recipe.seed })
     )
     const prompts = demos.map((d) => setup.codec.prompt(d.prompt))
     const completions = demos.map((d) => setup.codec.completion(d.completion))
-    const opt = Update.makeOptimizer(policy, { lr: sft.lr, weightDecay: 0, maxGradNorm: 1 })
+    const opt = Update.makeOptimizer(policy, { lr: sft.lr, weightDecay: sft.weightDecay, maxGradNorm: 1 })
+    const lrAt = sftLearningRate(sft)
     const rng = Rng.seeded(recipe.seed).fold(77)
     const t0 = now()
     let loss = 0
+    let accuracy: number | undefined
+    const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, Sampler.layerLocal(() => policy))
     for (let step = 0; step < sft.steps; step++) {
       const idx = Array.from({ length: Math.min(sft.batchSize, demos.length) }, () => rng.int(demos.length))
-      // cosine decay to 10% keeps the warm start stable without tuning
-      const lr = sft.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * step) / sft.steps)))
+      const lr = lrAt(step)
       const r = yield* wrap("sft step", () =>
         Update.sftStep(
           policy,
@@ -126,10 +163,21 @@ const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter:
         )
       )
       loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
-      if (step % 10 === 0 || step === sft.steps - 1) {
+      const last = step === sft.steps - 1
+      if (sft.target !== undefined && ((step + 1) % sft.target.every === 0 || last)) {
+        accuracy = yield* withSampler(probeAccuracy(setup, probe, recipe.eval.sampling.maxTokens))
+        yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: now() - t0, probeGreedyAccuracy: accuracy })
+        if (accuracy >= sft.target.greedyAccuracy) {
+          reporter.log(`sft: probe greedy accuracy ${pct(accuracy)} reached the target ${pct(sft.target.greedyAccuracy)} at step ${step + 1}`)
+          break
+        }
+        if (last) reporter.log(`sft: probe greedy accuracy ${pct(accuracy)} below the target ${pct(sft.target.greedyAccuracy)} after the cap of ${sft.steps} steps`)
+      }
+      if (step % 10 === 0 || last) {
         const elapsed = now() - t0
         const eta = (elapsed / (step + 1)) * (sft.steps - step - 1)
-        reporter.progress(`sft ${step + 1}/${sft.steps}  loss ${loss.toFixed(3)}  ${elapsed.toFixed(0)}s  eta ${eta.toFixed(0)}s`)
+        const probeText = accuracy === undefined ? "" : `  probe ${pct(accuracy)}`
+        reporter.progress(`sft ${step + 1}/${sft.steps}  loss ${loss.toFixed(3)}${probeText}  ${elapsed.toFixed(0)}s  eta<=${eta.toFixed(0)}s`)
         yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: elapsed })
       }
     }
@@ -259,6 +307,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     const endStep = options.stopAfter === undefined ? steps : Math.min(steps, startStep + options.stopAfter)
 
     let stoppedEarly: string | undefined
+    const guardState = Guards.initial()
     let lastStep = startStep
     for (let step = startStep; step < endStep; step++) {
       const t0 = now()
@@ -359,6 +408,10 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       const meanReward = rewards.reduce((a, b) => a + b, 0) / rows.length
       const stdReward = Math.sqrt(rewards.reduce((a, b) => a + (b - meanReward) ** 2, 0) / rows.length)
       const groupsZeroStd = rewardsOf.filter((rs) => rs.every((r) => r === rs[0])).length / problems.length
+      // Monte Carlo estimate of the policy's per-token entropy: E[-log p(x)] over sampled tokens
+      let negLogp = 0
+      for (const r of rows) for (const lp of r.completion.logprobs) negLogp -= lp
+      const entropy = negLogp / Math.max(1, tokens)
       const record = {
         kind: "rl",
         step,
@@ -367,6 +420,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
         "critic/advantages/mean": advantages.reduce((a, b) => a + b, 0) / rows.length,
         frac_zero_std_groups: groupsZeroStd,
         "response_length/mean": tokens / rows.length,
+        "rollout/entropy": entropy,
         "response_length/clip_ratio": rows.filter((r) => r.completion.finishReason === "length").length / rows.length,
         "actor/pg_loss": update.loss,
         "actor/grad_norm": update.gradNorm,
@@ -391,14 +445,22 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       )
 
       lastStep = step + 1
+      const alarms = Guards.afterStep(recipe.guards, guardState, step, { entropy, zeroStdGroups: groupsZeroStd })
       if (recipe.eval.every > 0 && (step + 1) % recipe.eval.every === 0 && step + 1 < steps) {
         const te = now()
         const during = yield* withSampler(evaluateAll(recipe, setup, "during", step + 1, runDir, reporter))
         counters.eval += now() - te
         const test = during.find((r) => r.split === "test")
+        const startTest = before.find((r) => r.split === "test")
+        if (test) alarms.push(...Guards.afterEval(recipe.guards, step + 1, startTest?.passAtN, test.passAtN, test.n))
         if (options.stopAtTestMeanAtN !== undefined && test && test.meanAtN >= options.stopAtTestMeanAtN) {
           stoppedEarly = `test Mean@${test.n} ${pct(test.meanAtN)} reached the target ${pct(options.stopAtTestMeanAtN)} at step ${step + 1}`
         }
+      }
+      for (const alarm of Guards.fresh(guardState, alarms)) {
+        reporter.log(`guard: ${alarm.message}`)
+        yield* RunDir.appendMetrics(runDir, { kind: "guard", step: step + 1, guard: alarm.guard, message: alarm.message })
+        if (recipe.guards.action === "stop" && stoppedEarly === undefined) stoppedEarly = `guard ${alarm.guard}: ${alarm.message}`
       }
       if (stoppedEarly === undefined && options.maxRlSeconds !== undefined && counters.rl >= options.maxRlSeconds) {
         stoppedEarly = `RL time ${counters.rl.toFixed(0)}s reached the budget of ${options.maxRlSeconds.toFixed(0)}s at step ${step + 1}`
@@ -407,7 +469,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
         yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before })
       }
       if (stoppedEarly) {
-        reporter.log(`budget: ${stoppedEarly}`)
+        reporter.log(`stopped early: ${stoppedEarly}`)
         break
       }
     }
