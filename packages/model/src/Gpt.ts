@@ -13,8 +13,10 @@
  *   (B, H, T, hd) rank-4 tensors, never a rank-5 qkv (ENGINE-NOTES: both are wasm slow paths).
  */
 import { InvalidArgumentError, Rng } from "@duet/core"
-import { gatherHasGradient, gelu, layerNorm, tf } from "./internal/Tfjs.js"
-import type { KvCache } from "./KvCache.js"
+import { causalSelfAttention, splitHeads } from "./internal/Attention.js"
+import { gatherHasGradient, gelu, layerNorm, oneHot, tf } from "./internal/Tfjs.js"
+import type { KvCache, KvLayout } from "./KvCache.js"
+import * as PolicyInterface from "./Policy.js"
 
 export interface GptConfig {
   /** Token ids are 0..vocabSize-1: the tokenizer's `vocabSize`. */
@@ -103,26 +105,11 @@ export const parameterShapes = (c: GptConfig): Array<readonly [string, number[]]
 export const parameterCount = (c: GptConfig): number =>
   parameterShapes(c).reduce((n, [, shape]) => n + shape.reduce((a, b) => a * b, 1), 0)
 
-/** Additive causal masks (T, T): 0 on and below the diagonal, -1e9 above (exp underflows to exactly 0). */
-const causalMasks = new Map<number, Float32Array>()
-const causalMask = (T: number): tf.Tensor2D => {
-  let m = causalMasks.get(T)
-  if (m === undefined) {
-    m = new Float32Array(T * T)
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9
-    causalMasks.set(T, m)
-  }
-  return tf.tensor2d(m, [T, T])
-}
-
 /**
- * float32 one-hot rows (N, V). Built as int32 and cast: stock wasm's OneHot kernel ignores its dtype
- * attribute and writes int32 bits, so `tf.oneHot(ids, V, 1, 0, "float32")` reads as denormals there.
+ * A GPT with its parameters; implements the `Policy` interface of ./Policy.ts. Methods return new
+ * tensors the caller disposes (or runs inside tf.tidy).
  */
-const oneHot = (ids: tf.Tensor, depth: number): tf.Tensor2D => tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), "float32") as tf.Tensor2D
-
-/** A GPT with its parameters. Methods return new tensors the caller disposes (or runs inside tf.tidy). */
-export class Policy {
+export class Policy implements PolicyInterface.Policy<GptConfig> {
   constructor(
     readonly config: GptConfig,
     /** Parameters by name (see `parameterShapes`); trainable, so `tf.variableGrads` sees them. */
@@ -138,6 +125,12 @@ export class Policy {
       const extra = [...params.keys()].filter((n) => !known.has(n))
       throw new InvalidArgumentError("params", `unexpected parameters: ${extra.join(", ")}`)
     }
+  }
+
+  /** The KV cache shape: nLayer x (B, nHead, T, nEmbd / nHead). */
+  get kvLayout(): KvLayout {
+    const c = this.config
+    return { layers: c.nLayer, heads: c.nHead, headDim: c.nEmbd / c.nHead, blockSize: c.blockSize }
   }
 
   private p(name: string): tf.Variable {
@@ -174,8 +167,7 @@ export class Policy {
     const tok = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, C)
     const pos = tf.slice(this.p("transformer.wpe.weight"), [0, 0], [T, C]) // (T, C)
     let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) // (B*T, C)
-    const mask = causalMask(T)
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3]) as tf.Tensor4D // (B, H, T, hd)
+    const heads = (t: tf.Tensor) => splitHeads(t, B, T, H, hd) // (B, H, T, hd)
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = `transformer.h.${l}.attn`
       const h = this.norm(x, `transformer.h.${l}.ln_1`)
@@ -183,8 +175,7 @@ export class Policy {
       const k = heads(this.linear(h, `${a}.c_k`))
       const v = heads(this.linear(h, `${a}.c_v`))
       onKv?.(l, k, v)
-      const att = tf.softmax(tf.add(tf.matMul(q, k, false, true), mask)) // (B, H, T, T)
-      const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [B * T, C]) // (B*T, C)
+      const y = causalSelfAttention(q, k, v) // (B*T, C)
       x = tf.add(x, this.linear(y, `${a}.c_proj`))
       x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l))
     }
@@ -232,18 +223,7 @@ export class Policy {
     prompts: ReadonlyArray<Int32Array>,
     completions: ReadonlyArray<Int32Array>
   ): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
-    const batch = buildCompletionBatch(prompts, completions, this.config)
-    return tf.tidy(() => {
-      const { B, T, Tc } = batch
-      const tokens = tf.tensor2d(batch.inputs, [B, T], "int32")
-      const targets = tf.tensor2d(batch.targets, [B, T], "int32")
-      const lp = this.tokenLogprobs(tokens, targets) // (B, T)
-      // select[b, j, t] = 1 where t = P_b - 1 + j: a sum over t picks completion token j's log-prob
-      // without gather (whose gradient is missing on stock wasm).
-      const select = tf.tensor3d(batch.select, [B, Tc, T]) // (B, Tc, T)
-      const logprobs = tf.sum(tf.mul(select, tf.reshape(lp, [B, 1, T])), -1) as tf.Tensor2D // (B, Tc)
-      return { logprobs, mask: tf.tensor2d(batch.mask, [B, Tc]) }
-    })
+    return PolicyInterface.completionLogprobs(this, prompts, completions)
   }
 
   /**
@@ -287,14 +267,7 @@ export class Policy {
    * by tfjs variable id). The caller disposes `value` and the gradients.
    */
   lossAndGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
-    const vars = [...this.params.values()]
-    const { value, grads } = tf.variableGrads(loss, vars)
-    const byName = new Map<string, tf.Tensor>()
-    for (const [name, p] of this.params) {
-      const g = grads[p.name]
-      if (g !== undefined) byName.set(name, g)
-    }
-    return { value, grads: byName }
+    return PolicyInterface.lossAndGrads(this.params, loss)
   }
 
   /** Frees the parameters. */
@@ -304,52 +277,8 @@ export class Policy {
 }
 
 /** The padded arrays `sequenceLogprobs` feeds the model (exported for tests). */
-export const buildCompletionBatch = (
-  prompts: ReadonlyArray<Int32Array>,
-  completions: ReadonlyArray<Int32Array>,
-  config: GptConfig
-): { B: number; T: number; Tc: number; inputs: Int32Array; targets: Int32Array; select: Float32Array; mask: Float32Array } => {
-  if (prompts.length !== completions.length) {
-    throw new InvalidArgumentError("completions", `${completions.length} rows but ${prompts.length} prompts`)
-  }
-  const B = prompts.length
-  if (B === 0) throw new InvalidArgumentError("prompts", "no rows")
-  let T = 1
-  let Tc = 0
-  for (let b = 0; b < B; b++) {
-    const P = prompts[b]!.length
-    const L = P + completions[b]!.length
-    if (P < 1) throw new InvalidArgumentError(`prompts[${b}]`, "is empty (a row needs at least one prompt token, e.g. BOS)")
-    if (L > config.blockSize) throw new InvalidArgumentError(`completions[${b}]`, `prompt + completion = ${L} tokens exceeds blockSize ${config.blockSize}`)
-    T = Math.max(T, L - 1)
-    Tc = Math.max(Tc, completions[b]!.length)
-  }
-  const inputs = new Int32Array(B * T)
-  const targets = new Int32Array(B * T)
-  const select = new Float32Array(B * Tc * T)
-  const mask = new Float32Array(B * Tc)
-  for (let b = 0; b < B; b++) {
-    const p = prompts[b]!
-    const c = completions[b]!
-    const row = new Int32Array(p.length + c.length)
-    row.set(p)
-    row.set(c, p.length)
-    for (let t = 0; t < row.length; t++) {
-      const id = row[t]!
-      if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
-        const [field, i] = t < p.length ? [`prompts[${b}]`, t] : [`completions[${b}]`, t - p.length]
-        throw new InvalidArgumentError(`${field}[${i}]`, `token ${id} outside [0, ${config.vocabSize})`)
-      }
-    }
-    inputs.set(row.subarray(0, row.length - 1), b * T)
-    targets.set(row.subarray(1), b * T)
-    for (let j = 0; j < c.length; j++) {
-      select[(b * Tc + j) * T + p.length - 1 + j] = 1
-      mask[b * Tc + j] = 1
-    }
-  }
-  return { B, T, Tc, inputs, targets, select, mask }
-}
+export const buildCompletionBatch = (prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>, config: GptConfig) =>
+  PolicyInterface.buildCompletionBatch(prompts, completions, config)
 
 /**
  * A freshly initialised policy (GPT-2 init as in nanoGPT `_init_weights`): weights ~ N(0, initStd),

@@ -16,6 +16,22 @@ import { DecodeCache } from "@duet/engine"
 import { tf } from "./internal/Tfjs.js"
 import type { GptConfig } from "./Gpt.js"
 
+/**
+ * What a cache must hold: `layers` x (batch, heads, capacity, headDim). `heads` counts query heads:
+ * a grouped-query model repeats its key/value heads before the cache (see Llama.ts).
+ */
+export interface KvLayout {
+  readonly layers: number
+  readonly heads: number
+  readonly headDim: number
+  /** The model's context length: the largest capacity a cache may have. */
+  readonly blockSize: number
+}
+
+/** A GPT config's cache layout (heads of width nEmbd / nHead). */
+const layoutOf = (c: KvLayout | GptConfig): KvLayout =>
+  "nLayer" in c ? { layers: c.nLayer, heads: c.nHead, headDim: c.nEmbd / c.nHead, blockSize: c.blockSize } : c
+
 export interface KvCache {
   readonly kind: "inPlace" | "concat"
   /** Rows the cache was made for. */
@@ -31,7 +47,7 @@ export interface KvCache {
   dispose(): void
 }
 
-const checkShape = (config: GptConfig, batch: number, capacity: number): void => {
+const checkShape = (config: KvLayout, batch: number, capacity: number): void => {
   if (!Number.isInteger(batch) || batch < 1) throw new InvalidArgumentError("KvCache.batch", `must be a positive integer, got ${batch}`)
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > config.blockSize) {
     throw new InvalidArgumentError("KvCache.capacity", `must be an integer in [1, blockSize=${config.blockSize}], got ${capacity}`)
@@ -152,23 +168,25 @@ export const jsDecodeAttention = (): DecodeAttention => {
  * heap and runs natively when the OpenBLAS addon is built (JS loops otherwise; dataSync copies on
  * other backends). The default of `Sampler.sample`.
  */
-export const inPlace = (config: GptConfig, batch: number, capacity: number): KvCache => {
-  checkShape(config, batch, capacity)
-  return DecodeCache.make({ layers: config.nLayer, batch, heads: config.nHead, headDim: config.nEmbd / config.nHead, capacity, scale: 1 })
+export const inPlace = (layout: KvLayout | GptConfig, batch: number, capacity: number): KvCache => {
+  const l = layoutOf(layout)
+  checkShape(l, batch, capacity)
+  return DecodeCache.make({ layers: l.layers, batch, heads: l.heads, headDim: l.headDim, capacity, scale: 1 })
 }
 
 /**
  * A preallocated cache written in place, with attention run through `attention` on Float32Arrays
  * (default `jsDecodeAttention()`); the reference for, and fallback of, `inPlace`.
  */
-export const inPlaceJs = (config: GptConfig, batch: number, capacity: number, attention: DecodeAttention = jsDecodeAttention()): KvCache => {
-  checkShape(config, batch, capacity)
-  const H = config.nHead
-  const C = config.nEmbd
-  const hd = C / H
+export const inPlaceJs = (layout: KvLayout | GptConfig, batch: number, capacity: number, attention: DecodeAttention = jsDecodeAttention()): KvCache => {
+  const l = layoutOf(layout)
+  checkShape(l, batch, capacity)
+  const H = l.heads
+  const hd = l.headDim
+  const C = H * hd
   const size = batch * H * capacity * hd
-  const keys = Array.from({ length: config.nLayer }, () => new Float32Array(size)) // (B, H, cap, hd)
-  const values = Array.from({ length: config.nLayer }, () => new Float32Array(size))
+  const keys = Array.from({ length: l.layers }, () => new Float32Array(size)) // (B, H, cap, hd)
+  const values = Array.from({ length: l.layers }, () => new Float32Array(size))
   return {
     kind: "inPlace",
     batch,
@@ -208,12 +226,13 @@ export const inPlaceJs = (config: GptConfig, batch: number, capacity: number, at
 }
 
 /** The plain-tfjs cache: tensors grown with `tf.concat`, attention by batched matmul. */
-export const concat = (config: GptConfig, batch: number, capacity: number): KvCache => {
-  checkShape(config, batch, capacity)
-  const H = config.nHead
-  const hd = config.nEmbd / H
-  const keys: Array<tf.Tensor4D | undefined> = Array.from({ length: config.nLayer }, () => undefined)
-  const values: Array<tf.Tensor4D | undefined> = Array.from({ length: config.nLayer }, () => undefined)
+export const concat = (layout: KvLayout | GptConfig, batch: number, capacity: number): KvCache => {
+  const l = layoutOf(layout)
+  checkShape(l, batch, capacity)
+  const H = l.heads
+  const hd = l.headDim
+  const keys: Array<tf.Tensor4D | undefined> = Array.from({ length: l.layers }, () => undefined)
+  const values: Array<tf.Tensor4D | undefined> = Array.from({ length: l.layers }, () => undefined)
   const replace = (store: Array<tf.Tensor4D | undefined>, layer: number, t: tf.Tensor4D) => {
     store[layer]?.dispose()
     store[layer] = tf.keep(t)

@@ -21,7 +21,10 @@ import { InvalidArgumentError, Rng } from "@duet/core"
 import type { Rollout } from "@duet/core"
 import { tf } from "./internal/Tfjs.js"
 import * as KvCache from "./KvCache.js"
-import type { GptConfig, Policy } from "./Gpt.js"
+import type { ModelConfig, Policy as AnyPolicy } from "./Policy.js"
+
+/** Any model the sampler can run: the GPT or an HF family. */
+type Policy = AnyPolicy<ModelConfig>
 
 export interface SampleOptions {
   /** Most tokens to generate per row (>= 0). */
@@ -42,7 +45,7 @@ export interface SampleOptions {
    * "inPlace" (default: the engine's fused cache), "concat" (plain-tfjs baseline), "none" (full
    * forward per token, the reference), or a factory of any `KvCache`.
    */
-  readonly cache?: "inPlace" | "concat" | "none" | ((config: GptConfig, batch: number, capacity: number) => KvCache.KvCache)
+  readonly cache?: "inPlace" | "concat" | "none" | ((layout: KvCache.KvLayout, batch: number, capacity: number) => KvCache.KvCache)
   /** With `cache: "inPlace"`: use this package's JS cache with this attention kernel instead of the engine's. */
   readonly decodeAttention?: KvCache.DecodeAttention
 }
@@ -234,11 +237,11 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
             policy,
             kind === "inPlace"
               ? options.decodeAttention === undefined
-                ? KvCache.inPlace(policy.config, B, capacity)
-                : KvCache.inPlaceJs(policy.config, B, capacity, options.decodeAttention)
+                ? KvCache.inPlace(policy.kvLayout, B, capacity)
+                : KvCache.inPlaceJs(policy.kvLayout, B, capacity, options.decodeAttention)
               : kind === "concat"
-                ? KvCache.concat(policy.config, B, capacity)
-                : kind(policy.config, B, capacity)
+                ? KvCache.concat(policy.kvLayout, B, capacity)
+                : kind(policy.kvLayout, B, capacity)
           )
     try {
       const start = Math.min(...prompts.map((p) => p.length))

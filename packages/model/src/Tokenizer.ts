@@ -1,6 +1,6 @@
 /**
  * Tokenizers: the `Tokenizer` interface the sampler and pipeline use, and two small ones fit for
- * the built-in tasks. A BPE tokenizer can implement the same interface later.
+ * the built-in tasks; HF `tokenizer.json` tokenizers implement it in HfTokenizer.ts.
  *
  * Special tokens come first in both: `pad = 0`, `bos = 1`, `eos = 2`.
  * - `CharTokenizer`: one id per character of a fixed alphabet (ids 3.. in alphabet order). A
@@ -9,9 +9,13 @@
  * `encode` adds no special tokens (prepend `bos` yourself); `decode` drops special tokens.
  */
 import { InvalidArgumentError } from "@duet/core"
+import { loadTokenizer } from "./Hf.js"
 
-/** What a tokenizer is, as JSON (stored in a checkpoint's config.json). */
-export type TokenizerSpec = { readonly type: "char"; readonly alphabet: string } | { readonly type: "byte" }
+/** What a tokenizer is, as JSON (stored in a checkpoint's config.json); "hf" names an HF directory. */
+export type TokenizerSpec =
+  | { readonly type: "char"; readonly alphabet: string }
+  | { readonly type: "byte" }
+  | { readonly type: "hf"; readonly dir: string }
 
 export interface Tokenizer {
   readonly vocabSize: number
@@ -112,5 +116,6 @@ export class ByteTokenizer implements Tokenizer {
 export const fromSpec = (spec: TokenizerSpec): Tokenizer => {
   if (spec.type === "char") return CharTokenizer.fromAlphabet(spec.alphabet)
   if (spec.type === "byte") return new ByteTokenizer()
+  if (spec.type === "hf") return loadTokenizer(spec.dir)
   throw new InvalidArgumentError("tokenizer.type", `unknown tokenizer ${JSON.stringify((spec as { type: unknown }).type)}`)
 }

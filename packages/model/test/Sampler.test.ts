@@ -55,7 +55,7 @@ describe.each(["duet", "stock"] as const)("Sampler.sample cache paths (%s kernel
         (seed, temperature, topK, topP) => {
           const opts = { maxTokens: 8, temperature, topK, topP, stopTokens: [2], seed }
           const ref = Sampler.sample(policy, prompts, { ...opts, cache: "none" })
-          const factory = (c: typeof tinyConfig, b: number, cap: number) => KvCache.inPlaceJs(c, b, cap)
+          const factory = (c: KvCache.KvLayout, b: number, cap: number) => KvCache.inPlaceJs(c, b, cap)
           for (const cache of ["inPlace", "concat", factory] as const) {
             const got = Sampler.sample(policy, prompts, { ...opts, cache })
             got.forEach((g, i) => {

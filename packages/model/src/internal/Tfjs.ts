@@ -25,3 +25,9 @@ export const gelu = <T extends tf.Tensor>(x: T): T => Ops.gelu(x, "sigmoid")
 
 /** True when the active backend can differentiate `tf.gather` (its gradient is UnsortedSegmentSum). */
 export const gatherHasGradient = (): boolean => tf.getKernel("UnsortedSegmentSum", tf.getBackend()) !== undefined
+
+/**
+ * float32 one-hot rows (N, depth). Built as int32 and cast: stock wasm's OneHot kernel ignores its
+ * dtype attribute and writes int32 bits, so `tf.oneHot(ids, V, 1, 0, "float32")` reads as denormals there.
+ */
+export const oneHot = (ids: tf.Tensor, depth: number): tf.Tensor2D => tf.cast(tf.oneHot(ids as tf.Tensor1D, depth), "float32") as tf.Tensor2D
