@@ -48,7 +48,7 @@ export const extract = (completion: string, options: Options = {}): string | nul
 /** Checks a completion against a GSM8K gold (a full `answer` field or the bare number). */
 export const check = (completion: string, gold: string, options: Options = {}): MathAnswer.CheckResult => {
   const extracted = extract(completion, options)
-  if (extracted === null) return { correct: false, extracted: null, reason: "no answer found" }
-  const correct = MathAnswer.equivalent(extracted, goldAnswer(gold), options)
-  return { correct, extracted, reason: correct ? "matched" : "mismatch" }
+  if (extracted === null) return { correct: false, extracted: null, reason: "no answer found", rule: "no answer" }
+  const c = MathAnswer.compare(extracted, goldAnswer(gold), options)
+  return { correct: c.equal, extracted, reason: c.equal ? "matched" : "mismatch", gold: c.gold, rule: c.rule }
 }

@@ -16,6 +16,18 @@ export interface Verdict {
   readonly reward: number
   readonly correct: boolean
   readonly extracted: string | null
+  /** How the verdict was reached, for auditing a reward (`duet verify --explain`). */
+  readonly explanation?: Explanation
+}
+
+/** The answer read from each side and the rule that decided. */
+export interface Explanation {
+  readonly extracted: string | null
+  /** The answer read from the gold (its box or `#### N` when the gold is a solution). */
+  readonly gold: string | null
+  /** The test that decided: "exact rational value", "set, any order", "timeout", ... */
+  readonly rule: string
+  readonly reason: string
 }
 
 /** What a verifier is: a name and a total (never failing) verify function. */
@@ -32,10 +44,16 @@ export const make = (name: string, check: (completion: string, gold: string) => 
   })
 })
 
-const fromCheck = (r: { readonly correct: boolean; readonly extracted: string | null }): Verdict => ({
+const fromCheck = (r: MathAnswer.CheckResult): Verdict => ({
   reward: r.correct ? 1 : 0,
   correct: r.correct,
-  extracted: r.extracted
+  extracted: r.extracted,
+  explanation: {
+    extracted: r.extracted,
+    gold: r.gold ?? null,
+    rule: r.rule ?? (r.correct ? "matched" : "mismatch"),
+    reason: r.reason ?? (r.correct ? "matched" : "mismatch")
+  }
 })
 
 /** Math answers by value (`MathAnswer.check`): reward 1 or 0. */
@@ -51,7 +69,10 @@ export const gsm8k = (options: Gsm8k.Options = {}): Shape =>
     try {
       return fromCheck(Gsm8k.check(completion, gold, options))
     } catch (e) {
-      if (e instanceof InvalidArgumentError) return { reward: 0, correct: false, extracted: null }
+      if (e instanceof InvalidArgumentError) {
+        const explanation = { extracted: null, gold: null, rule: "bad gold", reason: e.message }
+        return { reward: 0, correct: false, extracted: null, explanation }
+      }
       throw e
     }
   })
@@ -64,7 +85,8 @@ export const exactMatch = (options: ExactMatch.Options = {}): Shape =>
 export const format = (options: FormatReward.Options = {}): Shape =>
   make("format", (completion) => {
     const r = FormatReward.check(completion, options)
-    return { reward: r.reward, correct: r.reward === 1, extracted: r.matched }
+    const rule = r.reward === 1 ? "format matched" : "format not matched"
+    return { reward: r.reward, correct: r.reward === 1, extracted: r.matched, explanation: { extracted: r.matched, gold: null, rule, reason: rule } }
   })
 
 /** A deterministic fake: correct iff the trimmed completion equals the trimmed gold. */
@@ -99,7 +121,7 @@ export const composite = (parts: ReadonlyArray<WeightedPart>): Shape => {
         reward += part.weight * v.reward
         first ??= v
       }
-      return { reward, correct: first!.correct, extracted: first!.extracted }
+      return { reward, correct: first!.correct, extracted: first!.extracted, ...(first!.explanation ? { explanation: first!.explanation } : {}) }
     })
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Batch verification of JSONL rows `{"pred": ..., "gold": ...}` (the CLI's `duet verify`). Each
- * output row is the input row plus `correct`, `extracted` and `reward`. Blank lines are skipped;
+ * output row is the input row plus `correct`, `extracted` and `reward` (and, with `explain`, the
+ * `explain` object: extracted answer, gold answer, deciding rule, reason). Blank lines are skipped;
  * the first bad line (invalid JSON, not an object, `pred`/`gold` missing or not a string/number)
  * fails the whole run with `BadRowError` naming its 1-based line number: a half-verified file is
- * worse than none.
+ * worse than none. A verifier that throws on a well-formed row does not lose it: the row is graded
+ * wrong (reward 0) with the failure as its reason.
  */
 import { Effect, Schema } from "effect"
-import { shapeByName, type Shape, type UnknownVerifierError } from "./Verifier.js"
+import { type Explanation, shapeByName, type Shape, type UnknownVerifierError, type Verdict } from "./Verifier.js"
 
 /** A JSONL line that cannot be verified. */
 export class BadRowError extends Schema.TaggedError<BadRowError>()("BadRowError", {
@@ -22,6 +24,18 @@ export type OutputRow = Record<string, unknown> & {
   readonly correct: boolean
   readonly extracted: string | null
   readonly reward: number
+  readonly explain?: Explanation
+}
+
+export interface Options {
+  /** Add `explain` (extracted answer, gold answer, deciding rule, reason) to each row. */
+  readonly explain?: boolean
+}
+
+/** A verifier defect on one row, graded wrong instead of failing the batch. */
+const crashed = (defect: unknown): Verdict => {
+  const reason = `verifier failed: ${defect instanceof Error ? defect.message : String(defect)}`
+  return { reward: 0, correct: false, extracted: null, explanation: { extracted: null, gold: null, rule: "verifier failed", reason } }
 }
 
 const field = (row: Record<string, unknown>, name: "pred" | "gold", line: number): Effect.Effect<string, BadRowError> => {
@@ -33,7 +47,12 @@ const field = (row: Record<string, unknown>, name: "pred" | "gold", line: number
 }
 
 /** Verifies one JSONL line (1-based `line` for errors); `null` for a blank line. */
-export const verifyLine = Effect.fn("VerifyRows.verifyLine")(function*(text: string, line: number, verifier: Shape) {
+export const verifyLine = Effect.fn("VerifyRows.verifyLine")(function*(
+  text: string,
+  line: number,
+  verifier: Shape,
+  options: Options = {}
+) {
   if (text.trim() === "") return null
   let parsed: unknown
   try {
@@ -47,9 +66,12 @@ export const verifyLine = Effect.fn("VerifyRows.verifyLine")(function*(text: str
   const row = parsed as Record<string, unknown>
   const pred = yield* field(row, "pred", line)
   const gold = yield* field(row, "gold", line)
-  const verdict = yield* verifier.verify(pred, gold)
+  const verdict = yield* verifier.verify(pred, gold).pipe(Effect.catchDefect((d) => Effect.succeed(crashed(d))))
   const out: OutputRow = { ...row, correct: verdict.correct, extracted: verdict.extracted, reward: verdict.reward }
-  return out
+  if (options.explain !== true) return out
+  const explain: Explanation = verdict.explanation ??
+    { extracted: verdict.extracted, gold: null, rule: verifier.name, reason: verdict.correct ? "matched" : "mismatch" }
+  return { ...out, explain } satisfies OutputRow
 })
 
 const isAsync = (x: AsyncIterable<string> | Iterable<string>): x is AsyncIterable<string> =>
@@ -58,7 +80,8 @@ const isAsync = (x: AsyncIterable<string> | Iterable<string>): x is AsyncIterabl
 /** Verifies every line with `verifier`, in order. */
 export const runWith = (
   lines: AsyncIterable<string> | Iterable<string>,
-  verifier: Shape
+  verifier: Shape,
+  options: Options = {}
 ): Effect.Effect<Array<OutputRow>, BadRowError> =>
   Effect.gen(function*() {
     const out: Array<OutputRow> = []
@@ -71,12 +94,12 @@ export const runWith = (
           catch: (e) => new BadRowError({ line: line + 1, detail: `cannot read input (${String(e)})` })
         })
         if (next.done === true) break
-        const row = yield* verifyLine(next.value, ++line, verifier)
+        const row = yield* verifyLine(next.value, ++line, verifier, options)
         if (row !== null) out.push(row)
       }
     } else {
       for (const text of lines) {
-        const row = yield* verifyLine(text, ++line, verifier)
+        const row = yield* verifyLine(text, ++line, verifier, options)
         if (row !== null) out.push(row)
       }
     }
@@ -86,6 +109,7 @@ export const runWith = (
 /** Verifies every line with the verifier called `verifierName` (`math`, `gsm8k`, `exact`, `format`). */
 export const run = (
   lines: AsyncIterable<string> | Iterable<string>,
-  verifierName: string
+  verifierName: string,
+  options: Options = {}
 ): Effect.Effect<Array<OutputRow>, BadRowError | UnknownVerifierError> =>
-  Effect.flatMap(shapeByName(verifierName), (verifier) => runWith(lines, verifier))
+  Effect.flatMap(shapeByName(verifierName), (verifier) => runWith(lines, verifier, options))

@@ -12,8 +12,13 @@ const verify = (completion: string, gold: string) =>
 describe("Verifier layers", () => {
   it.effect("math: reward 1 for a right boxed answer, 0 otherwise", () =>
     Effect.gen(function*() {
-      expect(yield* verify("so \\boxed{\\frac12}", "0.5")).toEqual({ reward: 1, correct: true, extracted: "\\frac12" })
-      expect(yield* verify("so \\boxed{2}", "0.5")).toEqual({ reward: 0, correct: false, extracted: "2" })
+      expect(yield* verify("so \\boxed{\\frac12}", "0.5")).toEqual({
+        reward: 1,
+        correct: true,
+        extracted: "\\frac12",
+        explanation: { extracted: "\\frac12", gold: "0.5", rule: "same canonical form", reason: "matched (boxed)" }
+      })
+      expect(yield* verify("so \\boxed{2}", "0.5")).toMatchObject({ reward: 0, correct: false, extracted: "2" })
       expect((yield* Verifier).name).toBe("math")
     }).pipe(Effect.provide(Verifier.layerMath)))
 
@@ -21,7 +26,7 @@ describe("Verifier layers", () => {
     Effect.gen(function*() {
       expect((yield* verify("#### 72", "48+24 = <<48+24=72>>72\n#### 72")).correct).toBe(true)
       // A gold with nothing after #### is a wrong answer, not a failure.
-      expect(yield* verify("#### 72", "####")).toEqual({ reward: 0, correct: false, extracted: null })
+      expect(yield* verify("#### 72", "####")).toMatchObject({ reward: 0, correct: false, extracted: null, explanation: { rule: "bad gold" } })
     }).pipe(Effect.provide(Verifier.layerGsm8k)))
 
   it.effect("exact: string equality of the extracted answer", () =>
@@ -32,7 +37,7 @@ describe("Verifier layers", () => {
 
   it.effect("format: ignores the gold", () =>
     Effect.gen(function*() {
-      expect(yield* verify("\\boxed{3}", "anything")).toEqual({ reward: 1, correct: true, extracted: "3" })
+      expect(yield* verify("\\boxed{3}", "anything")).toMatchObject({ reward: 1, correct: true, extracted: "3" })
       expect((yield* verify("3", "3")).reward).toBe(0)
     }).pipe(Effect.provide(Verifier.layerFormat)))
 
@@ -44,12 +49,12 @@ describe("Verifier layers", () => {
 
   it.effect("composite: math 1.0 + format 0.1", () =>
     Effect.gen(function*() {
-      expect(yield* verify("\\boxed{5}", "5")).toEqual({ reward: 1.1, correct: true, extracted: "5" })
+      expect(yield* verify("\\boxed{5}", "5")).toMatchObject({ reward: 1.1, correct: true, extracted: "5", explanation: { rule: "identical text" } })
       const wrongBoxed = yield* verify("\\boxed{4}", "5")
       expect(wrongBoxed.reward).toBeCloseTo(0.1, 15)
       expect(wrongBoxed.correct).toBe(false)
       // Right answer, no box: math finds the last number, format gives nothing.
-      expect(yield* verify("it is 5", "5")).toEqual({ reward: 1, correct: true, extracted: "5" })
+      expect(yield* verify("it is 5", "5")).toMatchObject({ reward: 1, correct: true, extracted: "5" })
       expect((yield* Verifier).name).toBe("composite(math*1+format*0.1)")
     }).pipe(Effect.provide(Verifier.layerComposite([
       { verifier: Verifier.math(), weight: 1 },

@@ -61,4 +61,26 @@ describe("VerifyRows.run", () => {
       const out = yield* VerifyRows.runWith([rows[0]!], composite)
       expect(out[0]!.reward).toBe(1.5)
     }))
+  it.effect("explain adds the extracted answer, the gold answer and the deciding rule", () =>
+    Effect.gen(function*() {
+      const out = yield* VerifyRows.run([rows[0]!, rows[2]!], "math", { explain: true })
+      expect(out.map((r) => r.explain)).toEqual([
+        { extracted: "\\frac{1}{2}", gold: "0.5", rule: "same canonical form", reason: "matched (boxed)" },
+        { extracted: "3", gold: "4", rule: "exact rational value", reason: "mismatch (answer-phrase)" }
+      ])
+      const plain = yield* VerifyRows.run([rows[0]!], "math")
+      expect(plain[0]!.explain).toBeUndefined()
+    }))
+
+  it.effect("a verifier that throws on a row grades it wrong and keeps every row", () =>
+    Effect.gen(function*() {
+      const flaky = Verifier.make("flaky", (completion) => {
+        if (completion.includes("boom")) throw new Error("boom")
+        return { reward: 1, correct: true, extracted: completion }
+      })
+      const input = [JSON.stringify({ pred: "a", gold: "a" }), JSON.stringify({ pred: "boom", gold: "a" }), JSON.stringify({ pred: "c", gold: "c" })]
+      const out = yield* VerifyRows.runWith(input, flaky, { explain: true })
+      expect(out.map((r) => r.correct)).toEqual([true, false, true])
+      expect(out[1]!.explain).toEqual({ extracted: null, gold: null, rule: "verifier failed", reason: "verifier failed: boom" })
+    }))
 })
