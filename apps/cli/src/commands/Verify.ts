@@ -20,7 +20,11 @@ export const command = Command.make(
       Flag.withDescription("math: extract the final answer and compare by value; gsm8k: '#### N' golds; exact: string match; format: has a final answer"),
       Flag.withDefault("math" as const)
     ),
-    file: Flag.String("file").pipe(Flag.withDescription("JSONL file to read instead of stdin"), Flag.optional)
+    file: Flag.String("file").pipe(Flag.withDescription("JSONL file to read instead of stdin"), Flag.optional),
+    explain: Flag.Boolean("explain").pipe(
+      Flag.withDescription("add \"explain\" to each row: the extracted answer, the gold answer and the rule that decided"),
+      Flag.withDefault(false)
+    )
   },
   (flags) =>
     Effect.gen(function* () {
@@ -34,7 +38,7 @@ export const command = Command.make(
       }
       const lines = createInterface({ input, crlfDelay: Infinity })
       const where = Option.getOrElse(flags.file, () => "stdin")
-      const rows = yield* VerifyRows.run(lines, flags.verifier).pipe(
+      const rows = yield* VerifyRows.run(lines, flags.verifier, { explain: flags.explain }).pipe(
         Effect.mapError((e) => new InputError({ message: `${where}: ${e.message}` }))
       )
       for (const row of rows) yield* Console.log(JSON.stringify(row))
