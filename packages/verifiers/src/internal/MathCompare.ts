@@ -611,7 +611,7 @@ const mergeSetUnion = (n: MathNode): MathNode =>
 
 const listItems = (n: MathNode): ReadonlyArray<MathNode> => (n.kind === "list" ? n.items : [n])
 
-const prepare = (n: MathNode): MathNode => mergeSetUnion(expandPlusMinus(stripApproximation(n)))
+const prepare = (n: MathNode): MathNode => mergeSetUnion(expandPlusMinus(n))
 
 const unorderedEqual = (
   a: ReadonlyArray<MathNode>,
@@ -822,7 +822,9 @@ export interface Decision {
  */
 export const decide = (pred: MathNode, gold: MathNode, rules: Rules, budget: Budget): Decision => {
   try {
-    const [p, g] = applyEquationRule(prepare(pred), prepare(gold), rules.relaxed)
+    // The equation rule first, so that the value it keeps is prepared (`x = \pm 2` -> `2, -2`).
+    const [pe, ge] = applyEquationRule(stripApproximation(pred), stripApproximation(gold), rules.relaxed)
+    const [p, g] = [prepare(pe), prepare(ge)]
     if (nodesEqual(p, g, rules, budget)) return { equal: true, rule: budget.rule }
     const rule = budget.rule
     // Relaxed: variables may carry other names (`f(y) = y^2` = `f(x) = x^2`).
