@@ -270,6 +270,11 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     return PolicyInterface.lossAndGrads(this.params, loss)
   }
 
+  /** A new GPT of this config from named tensors (`fromParams`). */
+  withParams(tensors: ReadonlyMap<string, tf.Tensor>): Policy {
+    return fromParams(this.config, tensors)
+  }
+
   /** Frees the parameters. */
   dispose(): void {
     for (const p of this.params.values()) p.dispose()

@@ -34,6 +34,11 @@ export interface Policy<C extends ModelConfig = GptConfig> {
   prefill(tokens: tf.Tensor2D, cache: KvCache): tf.Tensor2D
   /** One token per row in `rows` at `position`; returns logits (rows, V). */
   decodeStep(tokens: Int32Array, rows: Int32Array, position: number, cache: KvCache): tf.Tensor2D
+  /**
+   * A new policy of the same config from named tensors (copied into new Variables): a frozen
+   * reference for KL, or a loaded checkpoint. `withParams(policy.params)` is a snapshot.
+   */
+  withParams(tensors: ReadonlyMap<string, tf.Tensor>): Policy<C>
   /** `loss()` and its gradient per parameter name. */
   lossAndGrads(loss: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> }
   dispose(): void
