@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises"
 import type { TrainSummary } from "@duet/pipeline"
 import { InputError } from "../InputError.js"
 import * as Progress from "../Progress.js"
+import * as EvalEndpoint from "./EvalEndpoint.js"
 
 /** The pipeline (and tfjs) load only when a command needs them: `duet --help` stays fast. */
 const pipeline = Effect.promise(() => import("@duet/pipeline"))
@@ -71,6 +72,7 @@ const run = (mode: "train" | "sft") =>
     readonly out: Option.Option<string>
     readonly resume: boolean
     readonly backend: (typeof backends)[number]
+    readonly init?: Option.Option<string>
   }) =>
     Effect.gen(function* () {
       let recipe = yield* loadRecipe(flags.recipe, flags.set)
@@ -82,7 +84,9 @@ const run = (mode: "train" | "sft") =>
       const { Train } = yield* pipeline
       const reporter = Progress.terminal()
       reporter.log(`duet ${mode}: recipe "${recipe.name}" -> ${runDir}`)
-      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter }).pipe(
+      const initFrom = flags.init === undefined ? undefined : Option.getOrUndefined(flags.init)
+      if (initFrom !== undefined && flags.resume) return yield* new InputError({ message: "--init starts a new run; it cannot be combined with --resume" })
+      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter, ...(initFrom ? { initFrom } : {}) }).pipe(
         Effect.mapError((e) => new InputError({ message: e.message })),
         Effect.ensuring(Effect.sync(() => reporter.done()))
       )
@@ -99,7 +103,11 @@ export const train = Command.make(
     set: setFlag,
     out: outFlag,
     resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint"), Flag.withDefault(false)),
-    backend: backendFlag
+    backend: backendFlag,
+    init: Flag.string("init").pipe(
+      Flag.withDescription("start RL from this checkpoint directory (e.g. a `duet sft` run's checkpoints/step-000000) instead of the recipe's SFT"),
+      Flag.optional
+    )
   },
   run("train")
 ).pipe(
@@ -110,7 +118,8 @@ export const train = Command.make(
     { command: "duet train", description: "the default: 2-GRPO on arithmetic, a few minutes on 2 CPU cores" },
     { command: "duet train --recipe recipes/16-grpo.yaml", description: "the paper's 16-GRPO baseline" },
     { command: "duet train --set rl.estimator.kind=rloo", description: "swap the estimator in one flag" },
-    { command: "duet train --out runs/a --resume", description: "continue an interrupted run" }
+    { command: "duet train --out runs/a --resume", description: "continue an interrupted run" },
+    { command: "duet train --init runs/s/checkpoints/step-000000 --recipe rl.yaml", description: "RL from an existing warm start" }
   ])
 )
 
@@ -131,16 +140,19 @@ export const sft = Command.make(
 export const evaluate = Command.make(
   "eval",
   {
-    checkpoint: Argument.Directory("checkpoint").pipe(Argument.withDescription("checkpoint directory (e.g. runs/x/checkpoints/step-000150)")),
-    n: Flag.Int("n").pipe(Flag.withDescription("samples per problem (Mean@n, Pass@n); default: the recipe's"), Flag.optional),
-    problems: Flag.Int("problems").pipe(Flag.withDescription("problems per split; default: the recipe's"), Flag.optional),
-    backend: backendFlag
+    checkpoint: Argument.Directory("checkpoint").pipe(Argument.withDescription("checkpoint directory (e.g. runs/x/checkpoints/step-000150); or give --endpoint"), Argument.optional),
+    n: Flag.Int("n").pipe(Flag.withDescription("samples per problem (Mean@n, Pass@n); default: the recipe's (4 with --endpoint)"), Flag.optional),
+    problems: Flag.Int("problems").pipe(Flag.withDescription("problems per split; default: the recipe's (with --endpoint: the first N of --data)"), Flag.optional),
+    backend: backendFlag,
+    ...EvalEndpoint.flags
   },
   (flags) =>
     Effect.gen(function* () {
+      if (Option.isSome(flags.endpoint)) return yield* EvalEndpoint.run(flags)
+      if (Option.isNone(flags.checkpoint)) return yield* new InputError({ message: "give a checkpoint directory, or --endpoint URL --data FILE" })
       const { Train } = yield* pipeline
       const reporter = Progress.terminal()
-      const results = yield* Train.evaluateCheckpoint(flags.checkpoint, {
+      const results = yield* Train.evaluateCheckpoint(flags.checkpoint.value, {
         ...(Option.isSome(flags.n) ? { n: flags.n.value } : {}),
         ...(Option.isSome(flags.problems) ? { problems: flags.problems.value } : {}),
         backend: flags.backend,
@@ -155,4 +167,8 @@ export const evaluate = Command.make(
         )
       }
     })
-).pipe(Command.withDescription("Evaluate a checkpoint written by duet train: Mean@n and Pass@n on its task's test and OOD splits."))
+).pipe(
+  Command.withDescription(
+    "Evaluate a checkpoint written by duet train (Mean@n and Pass@n on its task's test and OOD splits), or any OpenAI-compatible server with --endpoint URL --data FILE."
+  )
+)
