@@ -104,7 +104,7 @@ export const train = Command.make(
     out: outFlag,
     resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint"), Flag.withDefault(false)),
     backend: backendFlag,
-    init: Flag.string("init").pipe(
+    init: Flag.String("init").pipe(
       Flag.withDescription("start RL from this checkpoint directory (e.g. a `duet sft` run's checkpoints/step-000000) instead of the recipe's SFT"),
       Flag.optional
     )
