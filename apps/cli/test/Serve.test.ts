@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
 import { Engine } from "@duet/engine"
+import { HttpSampler, Sampler } from "@duet/samplers"
 import { Checkpoint, Gpt, Tokenizer } from "@duet/model"
 
 const bin = fileURLToPath(new URL("../bin/duet.js", import.meta.url))
@@ -81,6 +83,20 @@ describe("duet serve + duet eval --endpoint (built binary, loopback)", () => {
     expect(bad.status).toBe(2)
     expect(bad.stderr).toMatch(/problem .*letters.jsonl:1: HTTP 400: prompt 0: .*character "w" at index 0 is not in the alphabet/)
   })
+
+  it("the HTTP sampler loses no rollout when one of its servers is killed mid-batch", async () => {
+    const victim = await serve(join(dir, "ckpt"))
+    const prompts = Array.from({ length: 48 }, (_, i) => Int32Array.from([1, 3 + (i % 10), 13, 3 + ((i * 7) % 10), 15])).flatMap((p) => [p, p])
+    const request = { prompts, maxTokens: 8, temperature: 1, topP: 1, topK: 0, stopTokens: [], seed: 11 }
+    const sample = (baseUrls: string[]) =>
+      Effect.runPromise(Effect.provide(Effect.flatMap(Sampler.Sampler, (s) => s.sample(request)), HttpSampler.layer({ baseUrls, model: "tiny", backoff: "10 millis", concurrency: 16 })))
+    const want = await sample([baseUrl])
+    const pending = sample([victim.url, baseUrl])
+    setTimeout(() => victim.child.kill("SIGKILL"), 30)
+    const got = await pending
+    expect(victim.child.signalCode ?? (await new Promise((r) => victim.child.once("exit", (_c, sig) => r(sig))))).toBe("SIGKILL")
+    expect(got.map((r) => Array.from(r.tokens))).toEqual(want.map((r) => Array.from(r.tokens)))
+  }, 60_000)
 
   it("shuts down cleanly on SIGTERM", async () => {
     const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)))
