@@ -23,7 +23,17 @@ const hostile: ReadonlyArray<readonly [string, string]> = [
   ["a 1 MB box", `\\boxed{${"1+".repeat(500_000)}1}`],
   ["a deeply nested box", `\\boxed{${"{".repeat(450_000)}1${"}".repeat(450_000)}}`],
   ["Answer lines", "Answer: ".repeat(120_000)],
-  ["hash marks", "#### ".repeat(200_000)]
+  ["hash marks", "#### ".repeat(200_000)],
+  ["think tags", "<think></think>".repeat(66_000)],
+  ["a closed think block before 1 MB of 1,", "<think>x</think>" + "1,".repeat(500_000)],
+  ["spaced digits", "1 ".repeat(500_000)],
+  ["unit words after a number", "5 " + "cm ".repeat(330_000)],
+  ["ratio chain", "1:".repeat(500_000)],
+  ["set-builder openings", "\\{x \\mid ".repeat(100_000)],
+  ["decimal commas", "1,22 ".repeat(200_000)],
+  ["MATH thousands groups", "1,\\! 000".repeat(120_000)],
+  ["side-by-side boxes", "\\boxed{1} ".repeat(100_000)],
+  ["inequality chain", "x < ".repeat(250_000)]
 ]
 
 describe("hostile 1 MB completions return promptly", () => {

@@ -587,6 +587,16 @@ class Parser {
       case "inf":
         return this.node({ kind: "const", name: "inf" })
       case "{": {
+        // Set-builder `\{x \mid x > 0\}` (also `|`, `:`): the condition, which compares as the
+        // interval it describes.
+        const builder = this.peek()?.t === "id" && (this.isCmd("mid", 1) || this.isSym("|", 1) || this.isSym(":", 1))
+        if (builder) {
+          this.pos += 2
+          const condition = this.parseRelation()
+          if (!this.isCmd("}")) return fail("unclosed set-builder")
+          this.pos++
+          return condition
+        }
         const items = this.parseList((t) => t?.t === "cmd" && t.v === "}")
         if (!this.isCmd("}")) return fail("unclosed set")
         this.pos++
