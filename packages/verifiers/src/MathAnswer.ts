@@ -74,17 +74,21 @@ const isShortText = (text: string): boolean => {
  * answer phrase) that parses as math, else the first short text candidate, else the last math
  * span holding the last number, else the last number, else the last math span as text, else the
  * first candidate as text, else the whole completion when it is a short word answer ("odd").
- * A completion with a `</think>` is read after its last `</think>` first; the reasoning is
- * searched only when nothing after it reads as an answer.
+ * A completion with a `</think>` (or OpenThoughts' `<|end_of_thought|>`) is read after the last
+ * one first; the reasoning is searched only when nothing after it reads as an answer.
  */
 export const extractWithSource = (completion: string, options: Options = {}): Extraction | null => {
-  const thinkEnd = completion.lastIndexOf("</think>")
-  if (thinkEnd !== -1) {
-    const after = extractFrom(completion.slice(thinkEnd + "</think>".length), options)
+  for (const marker of REASONING_ENDS) {
+    const end = completion.lastIndexOf(marker)
+    if (end === -1) continue
+    const after = extractFrom(completion.slice(end + marker.length), options)
     if (after !== null) return after
   }
   return extractFrom(completion, options)
 }
+
+/** Tags that close a model's reasoning, before its answer. */
+const REASONING_ENDS = ["</think>", "<|end_of_thought|>"] as const
 
 const extractFrom = (completion: string, options: Options): Extraction | null => {
   const found = candidates(completion, options.maxScanChars ?? DEFAULT_MAX_SCAN_CHARS)

@@ -559,17 +559,32 @@ const isAssignable = (n: MathNode): boolean => {
 const isEquation = (n: MathNode): n is Extract<MathNode, { kind: "rel" }> =>
   n.kind === "rel" && n.ops.every((op) => op === "=")
 
-/** `x \approx 3.14` -> `3.14`; in a bare list, `x = 2, y = 3` -> `2, 3` (each item a named value). */
-const stripApproximation = (n: MathNode): MathNode => {
-  if (n.kind === "list") return { ...n, items: n.items.map(stripListAssignment) }
-  if (n.kind === "rel" && n.ops.every((op) => op === "=" || op === "~=") && n.ops.includes("~=")) return lastSide(n)
-  return n
+/**
+ * An approximation keeps the value written before it: `\frac16 \approx 0.1667` -> `\frac16`,
+ * `x = \frac16 \approx 0.17` -> `\frac16`, but `x \approx 3.14` -> `3.14` (a name is no value).
+ */
+const approximated = (n: Relation): MathNode => {
+  const at = n.ops.indexOf("~=")
+  const before = n.sides[at]!
+  return isAssignable(before) ? n.sides[at + 1]! : before
 }
 
-const stripListAssignment = (n: MathNode): MathNode =>
-  n.kind === "rel" && n.ops.every((op) => op === "=" || op === "~=") && (isAssignable(n.sides[0]!) || n.ops.includes("~="))
-    ? lastSide(n)
-    : n
+/** The approximation relation itself, or `null`. */
+const asApproximation = (n: MathNode): Relation | null =>
+  n.kind === "rel" && n.ops.every((op) => op === "=" || op === "~=") && n.ops.includes("~=") ? n : null
+
+/** Approximations by their value; in a bare list, `x = 2, y = 3` -> `2, 3` (each item a named value). */
+const stripApproximation = (n: MathNode): MathNode => {
+  if (n.kind === "list") return { ...n, items: n.items.map(stripListAssignment) }
+  const approximation = asApproximation(n)
+  return approximation === null ? n : approximated(approximation)
+}
+
+const stripListAssignment = (n: MathNode): MathNode => {
+  const approximation = asApproximation(n)
+  if (approximation !== null) return approximated(approximation)
+  return isEquation(n) && isAssignable(n.sides[0]!) ? lastSide(n) : n
+}
 
 /** `a \pm b` -> the list `a + b, a - b` (at most 3 plus-minus signs per answer). */
 const expandPlusMinus = (n: MathNode): MathNode => {
