@@ -11,7 +11,8 @@
  */
 import { type Candidate, candidates, type Source } from "./internal/AnswerExtraction.js"
 import { clean, lastBoxed, MAX_ANSWER_CHARS, stripDelimiters, textKey } from "./internal/LatexText.js"
-import { Budget, decide, defaultTolerance, exact } from "./internal/MathCompare.js"
+import { Budget, exact } from "./internal/Evaluation.js"
+import { decide, defaultTolerance } from "./internal/MathCompare.js"
 import { type MathNode, toText } from "./internal/MathNode.js"
 import { parse } from "./internal/MathParser.js"
 import * as Rational from "./internal/Rational.js"

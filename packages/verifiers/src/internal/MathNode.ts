@@ -77,6 +77,39 @@ export const some = (root: MathNode, p: (n: MathNode) => boolean): boolean => {
   return false
 }
 
+/** Bottom-up rebuild applying `f` to every node. */
+export const map = (n: MathNode, f: (m: MathNode) => MathNode): MathNode => {
+  switch (n.kind) {
+    case "num":
+    case "const":
+    case "var":
+      return f(n)
+    case "neg":
+    case "percent":
+    case "degree":
+      return f({ ...n, arg: map(n.arg, f) })
+    case "add":
+    case "sub":
+    case "mul":
+    case "div":
+    case "pow":
+      return f({ ...n, left: map(n.left, f), right: map(n.right, f) })
+    case "pm":
+      return f({ ...n, left: n.left === null ? null : map(n.left, f), right: map(n.right, f) })
+    case "func":
+      return f({ ...n, args: n.args.map((a) => map(a, f)) })
+    case "tuple":
+    case "set":
+    case "list":
+    case "union":
+      return f({ ...n, items: n.items.map((a) => map(a, f)) })
+    case "matrix":
+      return f({ ...n, rows: n.rows.map((r) => r.map((a) => map(a, f))) })
+    case "rel":
+      return f({ ...n, sides: n.sides.map((a) => map(a, f)) })
+  }
+}
+
 /** Free variable names, sorted. */
 export const variables = (root: MathNode): ReadonlyArray<string> => {
   const names = new Set<string>()
