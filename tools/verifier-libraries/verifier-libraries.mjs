@@ -2,7 +2,8 @@
 // Should a library replace duet's hand-written math comparison (issue 12)? Grades the corpus
 // packages/verifiers/fixtures/math-verify-cases.jsonl (verdicts from Math-Verify's rules) three
 // ways and prints agreement per class, false positives, time per row and bundle size:
-//   duet          MathAnswer.check: hand-written LaTeX parser + exact rationals + sampled identity
+//   duet          MathAnswer.check: hand-written LaTeX parser + exact rationals + complex floats +
+//                 sampled identity (no library)
 //   compute-engine @cortex-js/compute-engine: ce.parse(latex) on both answers, expr.isEqual(other)
 //   mathjs        mathjs.parse on the answers turned into mathjs syntax, numeric equality within
 //                 5e-7 or mathjs.symbolicEqual
@@ -115,13 +116,10 @@ for (const [name, grade] of Object.entries(backends)) {
     perClass
   }
 }
-// duet loads mathjs with createRequire on first floating-point use, so its bundle is its own
-// checker (MathAnswer and its internal modules, without the Effect service layer) plus mathjs;
-// each library alone is what adopting it would add.
-const duetOwn = await bundleBytes(`export * from "./packages/verifiers/src/MathAnswer.ts"`, "ts")
+// duet's bundle is its checker (MathAnswer and its internal modules, without the Effect service
+// layer); each library alone is what adopting it would add.
+report.duet.bundleBytes = await bundleBytes(`export * from "./packages/verifiers/src/MathAnswer.ts"`, "ts")
 const mathjsBytes = await bundleBytes(`export * from "mathjs"`)
-report.duet.bundleBytes = duetOwn + mathjsBytes
-report.duet.bundleNote = `${duetOwn} own + ${mathjsBytes} mathjs`
 report.mathjs.bundleBytes = mathjsBytes
 report["compute-engine"].bundleBytes = await bundleBytes(`export * from "@cortex-js/compute-engine"`)
 

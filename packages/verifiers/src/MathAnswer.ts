@@ -7,7 +7,7 @@
  * thousands separators, fractions (`1/2`, `\frac12`, `\dfrac{1}{2}`), mixed numbers, `\sqrt`,
  * `\pi`, `e`, `i`, percent, units and `^\circ`, `x = 5`, symbolic expressions, tuples, intervals,
  * sets, unions, matrices, relations, `\pm`. Parsing is a hand-written LaTeX parser; numbers are
- * exact rationals (BigInt) or mathjs complex floats; nothing is ever passed to `eval`.
+ * exact rationals (BigInt) or complex floats (`internal/Complex`); nothing is ever passed to `eval`.
  */
 import { type Candidate, candidates, type Source } from "./internal/AnswerExtraction.js"
 import { clean, lastBoxed, MAX_ANSWER_CHARS, stripDelimiters, textKey } from "./internal/LatexText.js"

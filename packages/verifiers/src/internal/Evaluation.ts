@@ -1,10 +1,9 @@
 /**
  * Evaluation of a parsed answer: exactly, as a BigInt rational, when it is rational arithmetic on
- * literals; otherwise in complex floating point (mathjs `Complex`, `gamma`) with variables bound to
+ * literals; otherwise in complex floating point (`Complex`, `gamma`) with variables bound to
  * numbers. Every evaluated node spends one unit of a `Budget`, which also carries the deadline.
  */
-import type * as MathJs from "mathjs"
-import { createRequire } from "node:module"
+import { Complex, gamma } from "./Complex.js"
 import type { MathNode } from "./MathNode.js"
 import * as Node from "./MathNode.js"
 import * as Rational from "./Rational.js"
@@ -12,56 +11,10 @@ import * as Rational from "./Rational.js"
 /** Largest exact power result (bits). */
 const MAX_POW_BITS = 8192
 
-/**
- * mathjs complex numbers are complex.js objects; its typings list only a few of their methods, so
- * this names the ones used here (all present at run time on every mathjs `Complex`).
- */
-export interface C {
-  readonly re: number
-  readonly im: number
-  add(b: C): C
-  sub(b: C): C
-  mul(b: C): C
-  div(b: C | number): C
-  pow(b: C): C
-  neg(): C
-  abs(): number
-  sqrt(): C
-  exp(): C
-  log(): C
-  sin(): C
-  cos(): C
-  tan(): C
-  cot(): C
-  sec(): C
-  csc(): C
-  asin(): C
-  acos(): C
-  atan(): C
-  sinh(): C
-  cosh(): C
-  tanh(): C
-  isZero(): boolean
-}
+/** A complex value (the evaluator's number type). */
+export type C = Complex
 
-/**
- * mathjs, loaded on first use: importing it costs 1-2 s, and answers that are rational (all of
- * GSM8K, most of MATH) never need floating point, so a process that checks only those never pays.
- */
-let mathjs: typeof MathJs | null = null
-/** Milliseconds spent loading mathjs; a comparison's deadline does not count them. */
-let loadingMs = 0
-const math = (): typeof MathJs => {
-  if (mathjs === null) {
-    const start = performance.now()
-    mathjs = createRequire(import.meta.url)("mathjs") as typeof MathJs
-    loadingMs += performance.now() - start
-  }
-  return mathjs
-}
-
-const cx = (re: number, im: number): C => math().complex(re, im) as unknown as C
-const gamma = (x: number): number => math().gamma(x)
+const cx = (re: number, im: number): C => new Complex(re, im)
 
 /**
  * A comparison's work budget: each evaluated node costs one unit, and the clock is read every 256
@@ -72,7 +25,6 @@ const gamma = (x: number): number => math().gamma(x)
 export class Budget {
   rule = "none"
   private sinceClock = 0
-  private readonly loadingAtStart = loadingMs
   constructor(public remaining: number, readonly deadline: number = Infinity) {}
   spend(n = 1): void {
     this.remaining -= n
@@ -80,8 +32,7 @@ export class Budget {
     this.sinceClock += n
     if (this.sinceClock >= 256 && this.deadline !== Infinity) {
       this.sinceClock = 0
-      // The one-time mathjs load is not this comparison's work.
-      if (performance.now() - (loadingMs - this.loadingAtStart) > this.deadline) throw new BudgetExceeded("timeout")
+      if (performance.now() > this.deadline) throw new BudgetExceeded("timeout")
     }
   }
 }
