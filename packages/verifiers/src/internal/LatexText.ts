@@ -25,6 +25,11 @@ interface Box {
  * order. One pass with a brace stack: linear even for `\boxed{` repeated 100k times with no
  * closing brace. Escaped braces `\{ \}` are content, not grouping.
  */
+const BACKSLASH = 92
+const OPEN = 123
+const CLOSE = 125
+const isAsciiLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
 const boxes = (s: string): Array<Box> => {
   const commandAt = new Map<number, number>() // `{` right after a box command -> command index
   const out: Array<Box> = []
@@ -32,9 +37,9 @@ const boxes = (s: string): Array<Box> => {
     let at = s.indexOf(cmd)
     while (at !== -1) {
       let j = at + cmd.length
-      if (!/[A-Za-z]/.test(s[j] ?? "")) {
-        while (s[j] === " ") j++
-        if (s[j] === "{") commandAt.set(j, at)
+      if (!isAsciiLetter(s.charCodeAt(j))) {
+        while (s.charCodeAt(j) === 32) j++
+        if (s.charCodeAt(j) === OPEN) commandAt.set(j, at)
         else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") {
           let end = j
           while (end < s.length && !/[\s$]/.test(s[end]!)) end++
@@ -47,13 +52,13 @@ const boxes = (s: string): Array<Box> => {
   if (commandAt.size > 0) {
     const stack: Array<number> = []
     for (let i = 0; i < s.length; i++) {
-      const ch = s[i]
-      if (ch === "\\") {
+      const ch = s.charCodeAt(i)
+      if (ch === BACKSLASH) {
         i++ // skip the escaped char: `\{`, `\}`, `\\`
         continue
       }
-      if (ch === "{") stack.push(i)
-      else if (ch === "}") {
+      if (ch === OPEN) stack.push(i)
+      else if (ch === CLOSE) {
         const open = stack.pop()
         const command = open === undefined ? undefined : commandAt.get(open)
         if (command !== undefined) out.push({ command, start: open! + 1, end: i + 1, text: s.slice(open! + 1, i) })
