@@ -101,6 +101,7 @@ const extractFrom = (completion: string, options: Options): Extraction | null =>
   // ...", is prose); else a math span that is text (`$\text{Devon}$`).
   const chosen = anchored.find((c) => parses(c.text)) ??
     anchored.find((c) => isShortText(c.text)) ??
+    wholeShortMath(completion) ??
     (lastMath !== undefined && parses(lastMath.text) ? lastMath : undefined) ??
     lastNumber ??
     anchored.find((c) => c.text.trim() !== "") ??
@@ -112,6 +113,12 @@ const extractFrom = (completion: string, options: Options): Extraction | null =>
   // A lone leading "$" before a number is currency, not a math delimiter.
   if (/^\$\s?[\d.]/.test(answer) && answer.indexOf("$", 1) === -1) answer = answer.slice(1).trim()
   return answer === "" ? null : { answer, source: chosen.source }
+}
+
+/** A completion that is only a short piece of math (`√2`, `2π`, `x ≤ 3`, `3 + 4 = 7`) is its own answer. */
+const wholeShortMath = (completion: string): Candidate | undefined => {
+  const t = completion.trim()
+  return t.length <= 100 && !t.includes("\n") && parses(t) ? { source: "whole", text: t } : undefined
 }
 
 /** A completion that is only a short word answer ("odd", "Tuesday") is its own answer. */

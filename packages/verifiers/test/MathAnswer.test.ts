@@ -58,6 +58,10 @@ describe("MathAnswer.extract", () => {
     ["So $x = \\frac{1}{2}$", "x = \\frac{1}{2}"],
     ["We get 5 for $x$.", "5"],
     ["It costs $5 and $6 in total", "6"],
+    ["√2", "√2"],
+    ["2π", "2π"],
+    ["x ≤ 3", "x ≤ 3"],
+    ["3 + 4 = 7", "3 + 4 = 7"],
     ["There is no number here.", null],
     ["", null],
     ["\\boxed{}", null]
