@@ -79,9 +79,11 @@ export const lastBoxedAt = (s: string): { readonly start: number; readonly text:
 
 /**
  * What may stand between boxes listed as one answer: `\boxed{2}, \boxed{3}`, `$\boxed{2}$ and
- * $\boxed{3}$`, or boxes side by side on one line, `\boxed{2} \boxed{3}`.
+ * $\boxed{3}$`, boxes with only spaces or line breaks between them, and a short assignment before
+ * the next box (`x = \boxed{1}, y = \boxed{2}`). Prose between boxes keeps them apart.
  */
-const BOX_LIST_GAP = /^(?:[\s$]*(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)[\s$]*|[ \t$]*)$/
+const BOX_LIST_GAP =
+  /^[\s$]*(?:(?:,|;|\band\b|\bor\b|\\text\{\s*(?:and|or)\s*\}|\\quad)[\s$]*)?(?:[A-Za-z](?:_\{?\w{1,3}\}?)?\s*=\s*[\s$]*)?$/
 
 /**
  * The last box, joined with the boxes right before it when they are listed with a comma, "and" or
