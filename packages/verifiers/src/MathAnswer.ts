@@ -72,9 +72,10 @@ const isShortText = (text: string): boolean => {
 
 /**
  * The answer and where it came from: the first candidate (final-answer phrase, last box,
- * answer phrase) that parses as math, else the first short text candidate, else the last math
- * span holding the last number, else the last number, else the last math span as text, else the
- * first candidate as text, else the whole completion when it is a short word answer ("odd").
+ * answer phrase) that parses as math, else the first short text candidate, else the whole
+ * completion when it is one short line of math (`2π`), else the last math span holding the last
+ * number, else the last number, else the first candidate as text, else the last math span as
+ * text, else the whole completion when it is a short word answer ("odd").
  * A completion with a `</think>` (or OpenThoughts' `<|end_of_thought|>`) is read after the last
  * one first; the reasoning is searched only when nothing after it reads as an answer.
  */
@@ -117,12 +118,14 @@ const extractFrom = (completion: string, options: Options): Extraction | null =>
 
 /** A completion that is only a short piece of math (`√2`, `2π`, `x ≤ 3`, `3 + 4 = 7`) is its own answer. */
 const wholeShortMath = (completion: string): Candidate | undefined => {
+  if (completion.length > 1000) return undefined
   const t = completion.trim()
   return t.length <= 100 && !t.includes("\n") && parses(t) ? { source: "whole", text: t } : undefined
 }
 
 /** A completion that is only a short word answer ("odd", "Tuesday") is its own answer. */
 const wholeShortText = (completion: string): Candidate | undefined => {
+  if (completion.length > 1000) return undefined
   const t = completion.trim()
   return t.length <= 40 && isShortText(t) && /^[A-Za-z][A-Za-z ()'-]*$/.test(t) ? { source: "whole", text: t } : undefined
 }
