@@ -31,7 +31,8 @@ const CLOSE = 125
 const isAsciiLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 
 const boxes = (s: string): Array<Box> => {
-  const commandAt = new Map<number, number>() // `{` right after a box command -> command index
+  const opens: Array<number> = [] // `{` right after a box command ...
+  const commands: Array<number> = [] // ... and that command's index
   const out: Array<Box> = []
   for (const cmd of BOX_COMMANDS) {
     let at = s.indexOf(cmd)
@@ -39,8 +40,10 @@ const boxes = (s: string): Array<Box> => {
       let j = at + cmd.length
       if (!isAsciiLetter(s.charCodeAt(j))) {
         while (s.charCodeAt(j) === 32) j++
-        if (s.charCodeAt(j) === OPEN) commandAt.set(j, at)
-        else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") {
+        if (s.charCodeAt(j) === OPEN) {
+          opens.push(j)
+          commands.push(at)
+        } else if (j > at + cmd.length && j < s.length && s[j] !== "\\" && s[j] !== "$") {
           let end = j
           while (end < s.length && !/[\s$]/.test(s[end]!)) end++
           out.push({ command: at, start: j, end, text: s.slice(j, end) })
@@ -49,7 +52,11 @@ const boxes = (s: string): Array<Box> => {
       at = s.indexOf(cmd, at + cmd.length)
     }
   }
-  if (commandAt.size > 0) {
+  if (opens.length > 0) {
+    // Position -> command index + 1 (0: not a box's brace); a typed array, as a Map of 10^4
+    // entries costs milliseconds on a hostile megabyte.
+    const commandAt = new Int32Array(s.length + 1)
+    opens.forEach((open, k) => (commandAt[open] = commands[k]! + 1))
     const stack: Array<number> = []
     for (let i = 0; i < s.length; i++) {
       const ch = s.charCodeAt(i)
@@ -60,8 +67,8 @@ const boxes = (s: string): Array<Box> => {
       if (ch === OPEN) stack.push(i)
       else if (ch === CLOSE) {
         const open = stack.pop()
-        const command = open === undefined ? undefined : commandAt.get(open)
-        if (command !== undefined) out.push({ command, start: open! + 1, end: i + 1, text: s.slice(open! + 1, i) })
+        const command = open === undefined ? 0 : commandAt[open]!
+        if (command > 0) out.push({ command: command - 1, start: open! + 1, end: i + 1, text: s.slice(open! + 1, i) })
       }
     }
   }
