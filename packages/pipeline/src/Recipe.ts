@@ -5,11 +5,16 @@
  */
 import { Effect, Schema } from "effect"
 import * as Yaml from "yaml"
+import * as RecipeChecks from "./RecipeChecks.js"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+/** (0, 1]: top-p 0 would keep no token. */
+const NucleusMass = Schema.Finite.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))
+/** > 0: a clipping norm of 0 would zero every gradient (AdamW refuses it). */
+const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0))
 const Range = Schema.Struct({ min: PositiveInt, max: PositiveInt })
 
 // ---- task -------------------------------------------------------------------------------------
@@ -45,7 +50,7 @@ export const Model = Schema.Struct({
 // ---- sampling ---------------------------------------------------------------------------------
 export const Sampling = Schema.Struct({
   temperature: NonNegative,
-  topP: Probability,
+  topP: NucleusMass,
   topK: NonNegativeInt,
   maxTokens: PositiveInt
 })
@@ -120,7 +125,7 @@ export const Rl = Schema.Struct({
   lr: NonNegative,
   warmupSteps: NonNegativeInt,
   weightDecay: NonNegative,
-  maxGradNorm: NonNegative,
+  maxGradNorm: PositiveNumber,
   /** Skip rows with advantage 0 in forward/backward (normalisers still count them). */
   skipZeroAdvantage: Schema.Boolean,
   sampling: Sampling,
@@ -299,6 +304,8 @@ const check = (r: Recipe, source: string): Effect.Effect<Recipe, RecipeError> =>
   if (g.kind === "fixed" && g.size < 2) return fail("rl.groupSize.size", "group estimators need at least 2 rollouts per prompt")
   if (g.kind === "adaptive" && (g.initial < 2 || g.max < g.initial)) return fail("rl.groupSize", "adaptive needs 2 <= initial <= max")
   if (r.task.kind === "arithmetic" && r.task.digits && r.task.digits.min > r.task.digits.max) return fail("task.digits", "min must be <= max")
+  const found = RecipeChecks.problems(r)
+  if (found.length > 0) return Effect.fail(new RecipeError({ message: `${source}: ${found.map((p) => `${p.path}: ${p.message}`).join("; ")}` }))
   return Effect.succeed(r)
 }
 
@@ -311,6 +318,11 @@ export const load = (
   Effect.gen(function* () {
     let doc: unknown = {}
     if (file !== undefined && text !== undefined) doc = yield* parseText(text, file)
+    // A list or a scalar is not a recipe, even when --set would fill in fields (an empty file is {}).
+    if (doc !== undefined && doc !== null && !isObject(doc)) {
+      return yield* new RecipeError({ message: `${file}: a recipe file must be a mapping of fields (name: ..., rl: ...), found ${Array.isArray(doc) ? "a list" : `a ${typeof doc}`}` })
+    }
+    if (doc === null || doc === undefined) doc = {}
     for (const o of overrides) doc = merge(doc, yield* parseOverride(o))
     return yield* decode(doc, file ?? "recipe")
   })

@@ -143,6 +143,20 @@ export const task = (config: Config = {}): Task & { readonly config: Required<Co
     return { prompt: 2 * d + 2, completion: answerLength + 1 }
   }
 
+  /** Operands with `d` digits: 10 for d = 1 (0..9), else 9 * 10^(d-1). */
+  const operands = (range: Range.Range): number => {
+    let n = 0
+    for (let d = range.min; d <= range.max; d++) n += d === 1 ? 10 : 9 * 10 ** (d - 1)
+    return n
+  }
+  // Ordered operand pairs per op (an upper bound: "-" keeps only a >= b). OOD keeps the pairs with
+  // an operand longer than digits.max.
+  const capacity = (split: SplitName): number => {
+    if (split !== "ood") return new Set(ops).size * operands(digits) ** 2
+    const shorter = oodDigits.min > digits.max ? 0 : operands({ min: oodDigits.min, max: digits.max })
+    return new Set(ops).size * (operands(oodDigits) ** 2 - shorter ** 2)
+  }
+
   return {
     name,
     alphabet,
@@ -153,6 +167,7 @@ export const task = (config: Config = {}): Task & { readonly config: Required<Co
     demonstration,
     verify,
     corrupt,
-    maxLength
+    maxLength,
+    capacity
   }
 }

@@ -29,7 +29,11 @@ export const checkOptions = (task: string, split: string, options: SplitOptions)
 
 /**
  * Draws `size` distinct problems with `draw` (which may return undefined to reject a draw).
- * Fails with `InvalidArgumentError` when the space runs dry: after `100 * size + 10000` draws.
+ * Fails with `InvalidArgumentError` when the space runs dry: after `100 * size + 10000` draws, or
+ * sooner, once `max(10000, 20 * found)` draws in a row turned up nothing new. With `u` unseen
+ * problems among `S`, a false stop needs `20 * found` misses at rate `u / S`: probability
+ * `exp(-20 * found * u / S)`, at most `e^-20` near exhaustion. A size far beyond the space thus
+ * fails in a few times the space's size, not in `100 * size` draws.
  */
 export const sample = (args: {
   readonly task: string
@@ -45,11 +49,12 @@ export const sample = (args: {
   const problems: Problem[] = []
   const maxDraws = 100 * options.size + 10_000
   let draws = 0
+  let sinceNew = 0
   while (problems.length < options.size) {
-    if (draws++ >= maxDraws) {
+    if (draws++ >= maxDraws || sinceNew++ >= Math.max(10_000, 20 * problems.length)) {
       throw new InvalidArgumentError(
         `${task}.${split}.size`,
-        `is ${options.size}, but only ${problems.length} distinct ${split} problems turned up in ${maxDraws} draws; ` +
+        `is ${options.size}, but only ${problems.length} distinct ${split} problems turned up in ${draws - 1} draws; ` +
           "widen the task's ranges or ask for fewer"
       )
     }
@@ -57,6 +62,7 @@ export const sample = (args: {
     if (c === undefined || seen.has(c.prompt)) continue
     if (split !== "ood" && Partition.sideOf(partition, c.prompt) !== split) continue
     seen.add(c.prompt)
+    sinceNew = 0
     problems.push({ id: `${task}/${split}/${options.seed}/${problems.length}`, prompt: c.prompt, answer: c.answer, meta: c.meta })
   }
   return problems

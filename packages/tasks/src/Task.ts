@@ -35,6 +35,11 @@ export interface Task {
   corrupt?(problem: Problem, rng: Rng): string
   /** Bounds that hold for every problem this task can put in `split`. */
   maxLength?(split: SplitName): LengthBounds
+  /**
+   * An upper bound on the distinct problems `split` can hold (counted without the train/test
+   * partition), so a size far beyond it is refused before any drawing.
+   */
+  capacity?(split: SplitName): number
 }
 
 /**
