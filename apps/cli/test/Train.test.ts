@@ -11,7 +11,7 @@ const duet = (args: string[], input = "") => spawnSync(process.execPath, [bin, .
 const tiny = [
   "--set", 'task={"kind":"arithmetic","ops":["+"],"digits":{"min":1,"max":1},"oodDigits":{"min":2,"max":2}}',
   "--set", 'model={"nLayer":1,"nHead":2,"nEmbd":32,"blockSize":16}',
-  "--set", "sft.steps=20", "--set", "sft.examples=80", "--set", "rl.trainProblems=80",
+  "--set", "sft.steps=20", "--set", "sft.target=false", "--set", "sft.examples=80", "--set", "rl.trainProblems=80",
   "--set", "rl.promptsPerStep=16", "--set", "rl.steps=3", "--set", "eval.problems=8", "--set", "eval.n=2",
   "--set", "checkpointEvery=0"
 ]

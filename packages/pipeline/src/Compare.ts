@@ -10,7 +10,8 @@
  *   (within 1 point) or uses the same RL wall time, whichever comes first.
  * - beyond the paper (`extras`): 2-GRPO with zero-advantage skipping off (same gradient: the time
  *   it saves at equal results), and the adaptive group size (start at 2 rollouts per prompt, add
- *   more only where the pair agreed, up to the largest k) at 2-GRPO's prompts per step and steps.
+ *   more only where the pair agreed, up to the largest k) at 2-GRPO's prompts per step, as a budget
+ *   run like the one above (so it says whether it reaches the largest k's Mean@n, and when).
  * Each run is its own run directory, so an interrupted comparison resumes where it stopped: a run
  * with a summary is skipped, a run with a checkpoint is resumed.
  */
@@ -121,20 +122,21 @@ export const run = (base: Recipe, options: CompareOptions) =>
       if (extras.includes("no-skip")) {
         yield* runOne("2-grpo-no-skip", { ...two, rl: { ...two.rl, skipZeroAdvantage: false } }, {})
       }
-      if (extras.includes("adaptive") && largest > 2) {
+      // Budget runs: train until the test Mean@n comes within 1 point of the largest k's final one,
+      // or until they have used its RL wall time, with up to its step count.
+      const target = largest > 2 ? finals.get(largest)!.after.find((r) => r.split === "test") : undefined
+      const budget = largest > 2
+        ? { ...(target ? { stopAtTestMeanAtN: target.meanAtN - 0.01 } : {}), maxRlSeconds: finals.get(largest)!.seconds.rl }
+        : undefined
+      const budgetSteps = recipeFor(base, largest, seed, evaluations).rl.steps
+      if (extras.includes("adaptive") && budget) {
         yield* runOne("adaptive-2-to-" + largest, {
           ...two,
-          rl: { ...two.rl, groupSize: { kind: "adaptive", initial: 2, max: largest }, estimator: { kind: "grpo" } }
-        }, {})
+          rl: { ...two.rl, steps: budgetSteps, groupSize: { kind: "adaptive", initial: 2, max: largest }, estimator: { kind: "grpo" } }
+        }, budget)
       }
-      if ((options.budget ?? true) && largest > 2) {
-        const target = finals.get(largest)!.after.find((r) => r.split === "test")
-        const steps = recipeFor(base, largest, seed, evaluations).rl.steps
-        const budgetRecipe: Recipe = { ...two, rl: { ...two.rl, steps } }
-        yield* runOne("2-grpo-budget", budgetRecipe, {
-          ...(target ? { stopAtTestMeanAtN: target.meanAtN - 0.01 } : {}),
-          maxRlSeconds: finals.get(largest)!.seconds.rl
-        })
+      if ((options.budget ?? true) && budget) {
+        yield* runOne("2-grpo-budget", { ...two, rl: { ...two.rl, steps: budgetSteps } }, budget)
       }
     }
     return dirs

@@ -62,6 +62,9 @@ const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Split
   }
 }
 
+/** Held-out training problems the SFT target's probe needs beyond the demonstrated ones. */
+const probeSize = (recipe: Recipe): number => (recipe.sft.steps > 0 && recipe.sft.target !== false ? recipe.sft.target.probe : 0)
+
 export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
   Effect.gen(function* () {
     const { task, splits: loaded } = yield* taskOf(recipe)
@@ -74,7 +77,7 @@ export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
       loaded ??
       (yield* Effect.try({
         try: () => ({
-          train: task.split("train", { size: Math.max(recipe.rl.trainProblems, recipe.sft.examples), seed }),
+          train: task.split("train", { size: Math.max(recipe.rl.trainProblems, recipe.sft.examples + probeSize(recipe)), seed }),
           test: task.split("test", { size: recipe.eval.problems, seed }),
           ood: task.split("ood", { size: recipe.eval.problems, seed })
         }),

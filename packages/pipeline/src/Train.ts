@@ -10,7 +10,7 @@ import { AdvantageTransform, Rng, Scores, StepInfo } from "@duet/core"
 import { preferencePairs } from "@duet/estimators"
 import { Engine } from "@duet/engine"
 import { LearningRate } from "@duet/schedulers"
-import type { BackendName } from "@duet/engine"
+import type { BackendName, BlasChoice } from "@duet/engine"
 import { AdamW, Checkpoint, Gpt } from "@duet/model"
 import type { Policy } from "@duet/model"
 import { Demonstrations } from "@duet/tasks"
@@ -41,6 +41,8 @@ export interface TrainOptions {
   /** Continue from the run directory's latest checkpoint (error if it has none). */
   readonly resume?: boolean
   readonly backend?: BackendName
+  /** Matmul path on wasm (default "auto": OpenBLAS when its addon loads; env DUET_BLAS=0 forces JS). */
+  readonly blas?: BlasChoice
   readonly reporter?: Reporter
   /** Stop after this many RL steps in this invocation (tests of resume). */
   readonly stopAfter?: number
@@ -109,7 +111,7 @@ const sftLearningRate = (sft: Recipe["sft"]): ((step: number) => number) =>
 const probeProblems = (recipe: Recipe, setup: Setup.Setup) =>
   Effect.gen(function* () {
     const target = recipe.sft.target
-    if (target === undefined) return []
+    if (target === false) return []
     const probe = setup.splits.train.slice(recipe.sft.examples, recipe.sft.examples + target.probe)
     if (probe.length < target.probe) {
       return yield* new TrainError({
@@ -164,7 +166,7 @@ const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter:
       )
       loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
       const last = step === sft.steps - 1
-      if (sft.target !== undefined && ((step + 1) % sft.target.every === 0 || last)) {
+      if (sft.target !== false && ((step + 1) % sft.target.every === 0 || last)) {
         accuracy = yield* withSampler(probeAccuracy(setup, probe, recipe.eval.sampling.maxTokens))
         yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: now() - t0, probeGreedyAccuracy: accuracy })
         if (accuracy >= sft.target.greedyAccuracy) {
@@ -232,7 +234,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     const reporter = options.reporter ?? silent
     const runDir = options.runDir
     const tStart = now()
-    const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1 }))
+    const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1, ...(options.blas ? { blas: options.blas } : {}) }))
     reporter.log(`engine: ${engine.describe()}`)
     const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     yield* RunDir.ensure(runDir)

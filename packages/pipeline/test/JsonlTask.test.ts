@@ -21,7 +21,7 @@ describe("a JSONL (GSM8K-shaped) task", () => {
       Recipe.load(undefined, undefined, [
         `task={"kind":"jsonl","format":"gsm8k","train":"${join(dir, "train.jsonl")}","test":"${join(dir, "test.jsonl")}"}`,
         'model={"nLayer":1,"nHead":2,"nEmbd":32,"blockSize":32}',
-        "sft.steps=5", "sft.examples=40", "rl.trainProblems=40", "rl.promptsPerStep=8", "rl.steps=1",
+        "sft.steps=5", "sft.target=false", "sft.examples=40", "rl.trainProblems=40", "rl.promptsPerStep=8", "rl.steps=1",
         "eval.problems=8", "eval.n=2"
       ])
     )

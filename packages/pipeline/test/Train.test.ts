@@ -12,6 +12,7 @@ import { Recipe, RunDir, Train } from "../src/index.js"
 const tiny = [
   'task={"kind":"arithmetic","ops":["+"],"digits":{"min":1,"max":1},"oodDigits":{"min":2,"max":2},"reversed":false}',
   "sft.steps=60",
+  "sft.target=false",
   "sft.examples=80",
   "rl.trainProblems=80",
   "rl.promptsPerStep=128",
