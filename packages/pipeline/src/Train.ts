@@ -17,6 +17,7 @@ import { Demonstrations } from "@duet/tasks"
 import type { Problem } from "@duet/tasks"
 import { Sampler } from "@duet/samplers"
 import * as Evaluate from "./Evaluate.js"
+import * as FiniteGuard from "./FiniteGuard.js"
 import * as Guards from "./Guards.js"
 import type { EvalResult } from "./Evaluate.js"
 import * as Plugins from "./Plugins.js"
@@ -152,6 +153,7 @@ const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter:
     let loss = 0
     let accuracy: number | undefined
     const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, Sampler.layerLocal(() => policy))
+    let normBefore = FiniteGuard.norm(policy.params)
     for (let step = 0; step < sft.steps; step++) {
       const idx = Array.from({ length: Math.min(sft.batchSize, demos.length) }, () => rng.int(demos.length))
       const lr = lrAt(step)
@@ -164,6 +166,12 @@ const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter:
           idx.map((i) => completions[i]!)
         )
       )
+      const sftProblem = FiniteGuard.stepProblem("sft", step, r, lr)
+      if (sftProblem !== undefined) return yield* new TrainError({ message: sftProblem })
+      const normAfter = FiniteGuard.norm(policy.params)
+      const sftJump = FiniteGuard.jumpProblem("sft", step, normBefore, normAfter, lr)
+      if (sftJump !== undefined) return yield* new TrainError({ message: sftJump })
+      normBefore = normAfter
       loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
       const last = step === sft.steps - 1
       if (sft.target !== false && ((step + 1) % sft.target.every === 0 || last)) {
@@ -208,6 +216,12 @@ const evaluateAll = (recipe: Recipe, setup: Setup.Setup, phase: "before" | "afte
 
 const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Update.Optimizer, setup: Setup.Setup, recipe: Recipe, extra: Record<string, unknown>) =>
   Effect.gen(function* () {
+    const bad = FiniteGuard.nonFinite(policy.params)
+    if (bad.count > 0) {
+      return yield* new TrainError({
+        message: `refusing to save step ${step}: ${bad.count.toLocaleString("en-US")} parameters are not finite (first in ${bad.first}); lower sft.lr / rl.lr`
+      })
+    }
     yield* wrapPromise("save checkpoint", () =>
       Checkpoint.save(RunDir.paths(runDir).checkpoint(step), {
         config: policy.config,
@@ -311,6 +325,7 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     let stoppedEarly: string | undefined
     const guardState = Guards.initial()
     let lastStep = startStep
+    let normBefore = FiniteGuard.norm(policy.params)
     for (let step = startStep; step < endStep; step++) {
       const t0 = now()
       const seed = stepSeed(recipe.seed, step)
@@ -399,6 +414,12 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
         )
       }
       const updateTime = now() - tUpdate
+      const rlProblem = FiniteGuard.stepProblem("rl", step, update, lr)
+      if (rlProblem !== undefined) return yield* new TrainError({ message: rlProblem })
+      const normAfter = FiniteGuard.norm(policy.params)
+      const rlJump = FiniteGuard.jumpProblem("rl", step, normBefore, normAfter, lr)
+      if (rlJump !== undefined) return yield* new TrainError({ message: rlJump })
+      normBefore = normAfter
 
       // ---- metrics -----------------------------------------------------------------------------
       const tokens = lengths.reduce((a, b) => a + b, 0)
@@ -520,6 +541,11 @@ export const evaluateCheckpoint = (
       eval: { ...recipe.eval, ...(options.n ? { n: options.n } : {}), ...(options.problems ? { problems: options.problems } : {}) }
     }
     const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+    const bad = FiniteGuard.nonFinite(loaded.params)
+    if (bad.count > 0) {
+      Checkpoint.dispose(loaded)
+      return yield* new TrainError({ message: `${dir}: ${bad.count.toLocaleString("en-US")} parameters are not finite (first in ${bad.first}); this checkpoint cannot be evaluated` })
+    }
     const policy = Gpt.fromParams(loaded.config, loaded.params)
     Checkpoint.dispose(loaded)
     const sampling = { n: recipe.eval.n, ...recipe.eval.sampling }
