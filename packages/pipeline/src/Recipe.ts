@@ -166,7 +166,9 @@ export const RecipeSchema = Schema.Struct({
   eval: Eval,
   guards: Guards,
   /** Save a checkpoint every this many RL steps (0 = only at the end). */
-  checkpointEvery: NonNegativeInt
+  checkpointEvery: NonNegativeInt,
+  /** Keep only the newest this many checkpoints (step 0, the warm start, always stays); absent = keep all. */
+  checkpointKeepLast: Schema.optionalKey(PositiveInt)
 })
 export type Recipe = typeof RecipeSchema.Type
 export type EstimatorSpec = typeof Estimator.Type

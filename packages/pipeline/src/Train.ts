@@ -17,11 +17,13 @@ import { Demonstrations } from "@duet/tasks"
 import type { Problem } from "@duet/tasks"
 import { Sampler } from "@duet/samplers"
 import * as Evaluate from "./Evaluate.js"
+import * as Checkpoints from "./Checkpoints.js"
 import * as FiniteGuard from "./FiniteGuard.js"
 import * as Guards from "./Guards.js"
 import type { EvalResult } from "./Evaluate.js"
 import * as Plugins from "./Plugins.js"
 import type { Recipe } from "./Recipe.js"
+import * as ResumeCheck from "./ResumeCheck.js"
 import * as RunDir from "./RunDir.js"
 import * as Setup from "./Setup.js"
 import * as Update from "./Update.js"
@@ -232,6 +234,7 @@ const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Updat
       })
     )
     yield* RunDir.setLatest(runDir, step)
+    if (recipe.checkpointKeepLast !== undefined) yield* Checkpoints.prune(runDir, recipe.checkpointKeepLast, step).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
   })
 
 interface Counters {
@@ -248,6 +251,18 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     const reporter = options.reporter ?? silent
     const runDir = options.runDir
     const tStart = now()
+    if (options.resume) {
+      // Same run only; a finished run resumes as a no-op; stale temp files of killed saves go.
+      const asTrainError = Effect.mapError((e: { message: string }) => new TrainError({ message: e.message }))
+      const stored = yield* ResumeCheck.storedRecipe(runDir).pipe(asTrainError)
+      if (stored !== undefined) yield* ResumeCheck.sameRecipe(runDir, recipe, stored, RunDir.paths(runDir).recipe).pipe(asTrainError)
+      const finished = yield* ResumeCheck.finishedSummary(runDir).pipe(asTrainError)
+      if (finished !== undefined) {
+        reporter.log(`${runDir} already finished (${RunDir.paths(runDir).summary}); nothing to resume`)
+        return finished as TrainSummary
+      }
+      for (const path of yield* Checkpoints.cleanStale(runDir).pipe(asTrainError)) reporter.log(`removed ${path} (left by a killed save)`)
+    }
     const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1, ...(options.blas ? { blas: options.blas } : {}) }))
     reporter.log(`engine: ${engine.describe()}`)
     const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
@@ -258,14 +273,23 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
     let startStep = 0
     const counters: Counters = { rollouts: 0, tokens: 0, sft: 0, rl: 0, eval: 0 }
     let before: EvalResult[] = []
-    const latest = options.resume ? yield* RunDir.latestStep(runDir) : undefined
+    const resumed = options.resume ? yield* Checkpoints.newestIntact(runDir).pipe(Effect.mapError((e) => new TrainError({ message: e.message }))) : undefined
+    for (const line of resumed?.skipped ?? []) reporter.log(`warning: not resuming from ${line}`)
+    const latest = resumed?.step
     const rlConfig = { lr: recipe.rl.lr, weightDecay: recipe.rl.weightDecay, maxGradNorm: recipe.rl.maxGradNorm }
 
     if (options.resume && latest === undefined) {
       return yield* new TrainError({ message: `--resume: ${runDir} has no checkpoint (checkpoints/latest is missing)` })
     }
     if (latest !== undefined) {
-      const loaded = yield* wrapPromise("load checkpoint", () => Checkpoint.load(RunDir.paths(runDir).checkpoint(latest)))
+      const loaded = resumed!.loaded
+      const carried = (loaded.meta as { recipe?: unknown }).recipe
+      if (carried !== undefined) {
+        yield* ResumeCheck.sameRecipe(runDir, recipe, carried, `${RunDir.paths(runDir).checkpoint(latest)}/config.json`).pipe(
+          Effect.mapError((e) => new TrainError({ message: e.message })),
+          Effect.tapError(() => Effect.sync(() => Checkpoint.dispose(loaded)))
+        )
+      }
       policy = Gpt.fromParams(loaded.config, loaded.params)
       const config = AdamW.makeConfig(rlConfig)
       const state = loaded.optimizer ? AdamW.restore(policy.params, loaded.optimizer) : AdamW.init(policy.params)
