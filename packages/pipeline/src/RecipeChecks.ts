@@ -80,14 +80,6 @@ const fmt = (n: number) => n.toLocaleString("en-US")
 /** Sizes against the task's capacity, and prompt + answer lengths against `model.blockSize`. */
 const checkTask = (r: Recipe): Problem[] => {
   const out: Problem[] = []
-  const target = r.sft.target
-  const trainSize = Math.max(r.rl.trainProblems, r.sft.examples)
-  if (target && r.sft.steps > 0 && r.sft.examples + target.probe > trainSize) {
-    out.push({
-      path: "sft.target.probe",
-      message: `is ${fmt(target.probe)}: the probe takes the training problems after the ${fmt(r.sft.examples)} demonstrated ones, but the training split has ${fmt(trainSize)} (max of rl.trainProblems and sft.examples); lower it or raise rl.trainProblems`
-    })
-  }
   let task: Task.Task | undefined
   try {
     task = proceduralTask(r.task)
@@ -100,11 +92,13 @@ const checkTask = (r: Recipe): Problem[] => {
   if (task === undefined) return out
   const train = task.capacity?.("train")
   if (train !== undefined) {
-    const need = (path: string, size: number) => {
-      if (size > train) out.push({ path, message: `is ${fmt(size)}, but the ${task.name} task has at most ${fmt(train)} distinct training problems; ask for fewer or widen task.digits` })
+    const need = (path: string, size: number, what = `is ${fmt(size)}`) => {
+      if (size > train) out.push({ path, message: `${what}, but the ${task.name} task has at most ${fmt(train)} distinct training problems; ask for fewer or widen task.digits` })
     }
     need("sft.examples", r.sft.examples)
     need("rl.trainProblems", r.rl.trainProblems)
+    // The SFT probe takes the held-out training problems after the demonstrated ones.
+    if (r.sft.target && r.sft.steps > 0) need("sft.target.probe", r.sft.examples + r.sft.target.probe, `is ${fmt(r.sft.target.probe)} held-out problems after the ${fmt(r.sft.examples)} demonstrated ones`)
     const test = task.capacity?.("test") ?? Infinity
     const ood = task.capacity?.("ood") ?? Infinity
     if (r.eval.problems > Math.min(test, ood)) {

@@ -24,6 +24,29 @@ export interface Setup {
   readonly modelConfig: GptConfig
 }
 
+/**
+ * Every data row must fit the model: BOS + prompt + answer + stop within `model.blockSize` (SFT trains
+ * on it; evaluation must be able to write the answer). Caught at load, naming the first row's file
+ * and line, instead of at the first SFT step without either.
+ */
+const fitsBlock = (recipe: Recipe, problems: ReadonlyArray<Problem>): Effect.Effect<void, RecipeError> => {
+  const blockSize = recipe.model.blockSize
+  const over = problems.filter((p) => 1 + [...p.prompt].length + [...p.answer].length + 1 > blockSize)
+  if (over.length === 0) return Effect.void
+  const p = over[0]!
+  const prompt = 1 + [...p.prompt].length
+  const answer = [...p.answer].length + 1
+  return Effect.fail(
+    new RecipeError({
+      message:
+        `${p.id}: the prompt takes ${prompt} tokens (BOS included) and the answer ${answer} (stop included): ` +
+        `${prompt + answer} > model.blockSize ${blockSize}` +
+        (over.length > 1 ? ` (and ${over.length - 1} more rows)` : "") +
+        "; raise model.blockSize or leave such rows out of the data"
+    })
+  )
+}
+
 const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Splits }, RecipeError> => {
   const spec = recipe.task
   const guard = <A>(f: () => A) =>
@@ -47,6 +70,7 @@ const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Split
         const train = yield* load(spec.train)
         const test = yield* load(spec.test)
         const ood = spec.ood ? yield* load(spec.ood) : []
+        yield* fitsBlock(recipe, [...train, ...test, ...ood])
         const alphabet = Alphabet.of(...[...train, ...test, ...ood].flatMap((p) => [p.prompt, p.answer]), "\n")
         // Real math data is graded by value (the math-answer verifier), not by string.
         const task: Task.Task = {
@@ -75,13 +99,20 @@ export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
     const seed = recipe.seed
     const splits: Splits =
       loaded ??
-      (yield* Effect.try({
-        try: () => ({
-          train: task.split("train", { size: Math.max(recipe.rl.trainProblems, recipe.sft.examples + probeSize(recipe)), seed }),
-          test: task.split("test", { size: recipe.eval.problems, seed }),
-          ood: task.split("ood", { size: recipe.eval.problems, seed })
-        }),
-        catch: (e) => new RecipeError({ message: `task splits: ${e instanceof Error ? e.message : String(e)}` })
+      (yield* Effect.gen(function* () {
+        // A split the task cannot fill is named by the recipe fields that asked for it.
+        const draw = (split: "train" | "test" | "ood", size: number, fields: string) =>
+          Effect.try({
+            try: () => task.split(split, { size, seed }),
+            catch: (e) => new RecipeError({ message: `${fields}: ${e instanceof Error ? e.message : String(e)}` })
+          })
+        const trainSize = Math.max(recipe.rl.trainProblems, recipe.sft.examples + probeSize(recipe))
+        const trainFields = trainSize === recipe.rl.trainProblems ? "rl.trainProblems" : probeSize(recipe) > 0 ? "sft.examples + sft.target.probe" : "sft.examples"
+        return {
+          train: yield* draw("train", trainSize, trainFields),
+          test: yield* draw("test", recipe.eval.problems, "eval.problems"),
+          ood: yield* draw("ood", recipe.eval.problems, "eval.problems")
+        }
       }))
     const modelConfig = yield* Effect.try({
       try: () => Gpt.makeConfig({ ...recipe.model, vocabSize: codec.tokenizer.vocabSize }),

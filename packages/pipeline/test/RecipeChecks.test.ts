@@ -21,7 +21,7 @@ describe("recipe checks at decode time (issue 13)", () => {
     expect(timed(() => errorOf(withSets("sft.examples=100000000")))).toMatch(/sft\.examples: is 100,000,000, but the arithmetic task has at most 20,000 distinct training problems/)
     expect(errorOf(withSets("rl.trainProblems=1000000"))).toMatch(/rl\.trainProblems: is 1,000,000/)
     expect(errorOf(withSets("eval.problems=50000"))).toMatch(/eval\.problems: is 50,000, but the arithmetic task has at most/)
-    expect(errorOf(withSets("sft.target.probe=5000"))).toMatch(/sft\.target\.probe: is 5,000: the probe takes the training problems after the 2,000 demonstrated ones/)
+    expect(errorOf(withSets("sft.target.probe=19000"))).toMatch(/sft\.target\.probe: is 19,000 held-out problems after the 2,000 demonstrated ones, but the arithmetic task has at most 20,000 distinct training problems/)
   })
   it("values that only failed deep in the engine are refused with their path", () => {
     expect(errorOf(withSets("rl.maxGradNorm=0"))).toMatch(/rl\.maxGradNorm: Expected a value greater than 0/)
@@ -47,5 +47,29 @@ describe("recipe checks at decode time (issue 13)", () => {
     expect(errorOf(Recipe.load("r.yaml", "42\n", ["rl.steps=3"]))).toMatch(/found a number/)
     expect(errorOf(Recipe.load("r.yaml", "just text\n"))).toMatch(/found a string/)
     expect(Effect.runSync(Recipe.load("r.yaml", "", ["rl.steps=3"])).rl.steps).toBe(3)
+  })
+})
+
+describe("data rows against model.blockSize (issue 13)", () => {
+  it("a prompt too long for the model fails at load with its file and line", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs")
+    const { tmpdir } = await import("node:os")
+    const { join } = await import("node:path")
+    const { Setup } = await import("../src/index.js")
+    const dir = mkdtempSync(join(tmpdir(), "duet-block-"))
+    const row = (q: string) => JSON.stringify({ question: q, answer: `#### 3` })
+    writeFileSync(join(dir, "train.jsonl"), [row("1+2?"), row("x".repeat(40)), row("y".repeat(50))].join("\n"))
+    writeFileSync(join(dir, "test.jsonl"), row("2+1?"))
+    const recipe = Effect.runSync(
+      withSets(
+        `task={"kind":"jsonl","format":"gsm8k","train":"${join(dir, "train.jsonl")}","test":"${join(dir, "test.jsonl")}"}`,
+        'model={"nLayer":1,"nHead":2,"nEmbd":32,"blockSize":32}',
+        "sft.target=false", "sft.examples=3", "rl.trainProblems=3", "eval.problems=1"
+      )
+    )
+    const exit = await Effect.runPromise(Effect.exit(Setup.make(recipe)))
+    expect(Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "success").toContain(
+      `${join(dir, "train.jsonl")}:2: the prompt takes 41 tokens (BOS included) and the answer 2 (stop included): 43 > model.blockSize 32 (and 1 more rows); raise model.blockSize or leave such rows out of the data`
+    )
   })
 })
