@@ -62,6 +62,9 @@ export const evaluate = (
         tokens += c.tokens.length
         if (grade(setup.task, setup.codec.decode(c.tokens), problems[row.problem]!)) correct[row.problem]!++
       })
+      // One turn of the event loop per chunk: Ctrl-C / SIGTERM (delivered there) interrupt a long
+      // evaluation within a chunk, not at its end.
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
     }
     let mean = 0
     let pass = 0

@@ -256,12 +256,14 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       const asTrainError = Effect.mapError((e: { message: string }) => new TrainError({ message: e.message }))
       const stored = yield* ResumeCheck.storedRecipe(runDir).pipe(asTrainError)
       if (stored !== undefined) yield* ResumeCheck.sameRecipe(runDir, recipe, stored, RunDir.paths(runDir).recipe).pipe(asTrainError)
-      const finished = yield* ResumeCheck.finishedSummary(runDir).pipe(asTrainError)
-      if (finished !== undefined) {
+      const finished = (yield* ResumeCheck.finishedSummary(runDir).pipe(asTrainError)) as TrainSummary | undefined
+      if (finished !== undefined && (finished.steps >= recipe.rl.steps || finished.stoppedEarly !== undefined)) {
         reporter.log(`${runDir} already finished (${RunDir.paths(runDir).summary}); nothing to resume`)
-        return finished as TrainSummary
+        return finished
       }
       for (const path of yield* Checkpoints.cleanStale(runDir).pipe(asTrainError)) reporter.log(`removed ${path} (left by a killed save)`)
+      // Asked for more RL steps: recipe.json records the run's new length.
+      if (stored !== undefined && ResumeCheck.diff(stored, JSON.parse(JSON.stringify(recipe))).length > 0) yield* RunDir.writeJson(RunDir.paths(runDir).recipe, recipe).pipe(asTrainError)
     }
     const engine = yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1, ...(options.blas ? { blas: options.blas } : {}) }))
     reporter.log(`engine: ${engine.describe()}`)
@@ -299,7 +301,8 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       const meta = loaded.meta as { counters?: Counters; before?: EvalResult[] }
       Object.assign(counters, meta.counters ?? {})
       before = meta.before ?? []
-      yield* RunDir.truncateMetrics(runDir, (r) => r.kind !== "rl" || (r.step as number) < latest)
+      // (A finished run asked for more steps also drops its old "after" evaluation.)
+      yield* RunDir.truncateMetrics(runDir, (r) => (r.kind !== "rl" || (r.step as number) < latest) && !(r.kind === "eval" && r.phase === "after"))
       reporter.log(`resumed from ${RunDir.paths(runDir).checkpoint(latest)} (step ${latest})`)
     } else {
       yield* RunDir.writeJson(RunDir.paths(runDir).recipe, recipe)

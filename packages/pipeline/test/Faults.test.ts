@@ -83,6 +83,12 @@ describe("resume is for the same run", () => {
     expect(readFileSync(join(dir, "metrics.jsonl"), "utf8")).toBe(metrics)
     expect(readFileSync(join(dir, "summary.json"), "utf8")).toBe(summary)
     expect(lines.join("\n")).toMatch(/already finished/)
+    // Training longer is the same run: more RL steps continue it, with one "after" evaluation.
+    const longer = await Effect.runPromise(Train.train(recipeWith("rl.steps=6"), { runDir: dir, resume: true }))
+    expect(longer?.steps).toBe(6)
+    expect(rlSteps(dir)).toEqual([0, 1, 2, 3, 4, 5])
+    expect(readFileSync(join(dir, "metrics.jsonl"), "utf8").match(/"phase":"after"/g)).toHaveLength(2)
+    expect(await failure(Train.train(recipeWith("rl.steps=5"), { runDir: dir, resume: true }))).toMatch(/rl\.steps: 6 -> 5/)
   }, 120_000)
 })
 

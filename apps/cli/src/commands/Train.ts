@@ -4,6 +4,7 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import type { TrainSummary } from "@duet/pipeline"
 import { InputError } from "../InputError.js"
@@ -41,6 +42,19 @@ export const loadRecipe = (file: Option.Option<string>, sets: ReadonlyArray<stri
     return yield* Recipe.load(Option.getOrUndefined(file), text, sets).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
   })
 
+/** The recipe a run directory was started with (`DIR/recipe.json`). */
+const storedRecipe = (dir: string) =>
+  Effect.gen(function* () {
+    const path = `${dir}/recipe.json`
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (e) => new InputError({ message: `--resume: cannot read ${path} (${(e as Error).message}); is ${dir} a run directory?` })
+    })
+    const { Recipe } = yield* pipeline
+    const json = yield* Recipe.parseText(text, path).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+    return yield* Recipe.decode(json, path).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+  })
+
 const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-")
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`
@@ -75,11 +89,14 @@ const run = (mode: "train" | "sft") =>
     readonly init?: Option.Option<string>
   }) =>
     Effect.gen(function* () {
-      let recipe = yield* loadRecipe(flags.recipe, flags.set)
-      if (mode === "sft") recipe = { ...recipe, name: `${recipe.name}-sft`, rl: { ...recipe.rl, steps: 0 } }
       if (flags.resume && Option.isNone(flags.out)) {
         return yield* new InputError({ message: "--resume needs --out DIR (the run directory to continue)" })
       }
+      // `--resume --out DIR` alone continues the run with its own recipe.json; given a recipe or
+      // --set, the trainer checks it is the same run's.
+      const ownRecipe = flags.resume && mode === "train" && Option.isNone(flags.recipe) && flags.set.length === 0
+      let recipe = ownRecipe ? yield* storedRecipe(Option.getOrThrow(flags.out)) : yield* loadRecipe(flags.recipe, flags.set)
+      if (mode === "sft") recipe = { ...recipe, name: `${recipe.name}-sft`, rl: { ...recipe.rl, steps: 0 } }
       const runDir = Option.getOrElse(flags.out, () => `runs/${recipe.name}-${stamp()}`)
       const { Train } = yield* pipeline
       const reporter = Progress.terminal()
@@ -88,7 +105,16 @@ const run = (mode: "train" | "sft") =>
       if (initFrom !== undefined && flags.resume) return yield* new InputError({ message: "--init starts a new run; it cannot be combined with --resume" })
       const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter, ...(initFrom ? { initFrom } : {}) }).pipe(
         Effect.mapError((e) => new InputError({ message: e.message })),
-        Effect.ensuring(Effect.sync(() => reporter.done()))
+        Effect.ensuring(Effect.sync(() => reporter.done())),
+        Effect.onInterrupt(() =>
+          Effect.sync(() =>
+            process.stderr.write(
+              existsSync(`${runDir}/checkpoints/latest`)
+                ? `duet ${mode}: interrupted; continue from the last checkpoint with: duet train --out ${runDir} --resume\n`
+                : `duet ${mode}: interrupted before the first checkpoint (the one after SFT and the first evaluation); nothing to resume in ${runDir}\n`
+            )
+          )
+        )
       )
       if (summary) {
         yield* Console.log(formatSummary(summary))
