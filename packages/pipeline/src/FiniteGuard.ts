@@ -21,18 +21,22 @@ export const nonFinite = (params: ReadonlyMap<string, tf.Tensor>): { count: numb
   return first === undefined ? { count } : { count, first }
 }
 
+const lrText = (phase: "sft" | "rl", lr: number, configured: number) =>
+  `${phase}.lr is ${configured}` + (lr === configured ? "" : ` (${lr} at this step of the schedule)`)
+
 /** The message for a step whose loss or gradient norm is not finite; undefined when both are. */
 export const stepProblem = (
   phase: "sft" | "rl",
   step: number,
   values: { readonly loss: number; readonly gradNorm: number },
-  lr: number
+  lr: number,
+  configured: number
 ): string | undefined => {
   const bad = (["loss", "gradNorm"] as const).map((k) => [k, values[k]] as const).filter(([, v]) => !Number.isFinite(v))
   if (bad.length === 0) return undefined
   return (
     `${phase} step ${step + 1}: ${bad.map(([k, v]) => `${k} is ${v}`).join(", ")}; the parameters are no longer finite. ` +
-    `The learning rate is the likely cause: ${phase}.lr is ${phase === "sft" ? "" : "scheduled at "}${lr} (try 10-100x lower). ` +
+    `The learning rate is the likely cause: ${lrText(phase, lr, configured)} (try 10-100x lower). ` +
     "Nothing was checkpointed after the last good step."
   )
 }
@@ -55,11 +59,11 @@ export const norm = (params: ReadonlyMap<string, tf.Tensor>): number => {
 export const maxNormGrowth = 10
 
 /** The message for an update that blew the parameter norm up; undefined when it did not. */
-export const jumpProblem = (phase: "sft" | "rl", step: number, before: number, after: number, lr: number): string | undefined => {
+export const jumpProblem = (phase: "sft" | "rl", step: number, before: number, after: number, lr: number, configured: number): string | undefined => {
   if (Number.isFinite(after) && !(before > 0 && after > maxNormGrowth * before)) return undefined
   return (
     `${phase} step ${step + 1}: the parameter norm went from ${before.toPrecision(3)} to ${after.toPrecision(3)} in one update ` +
-    `(more than ${maxNormGrowth}x): the policy is destroyed. ${phase}.lr is ${phase === "sft" ? "" : "scheduled at "}${lr}; try 100-1000x lower. ` +
+    `(more than ${maxNormGrowth}x): the policy is destroyed. ${lrText(phase, lr, configured)}; try 100-1000x lower. ` +
     "Nothing was checkpointed after the last good step."
   )
 }

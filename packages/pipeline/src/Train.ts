@@ -168,10 +168,10 @@ const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter:
           idx.map((i) => completions[i]!)
         )
       )
-      const sftProblem = FiniteGuard.stepProblem("sft", step, r, lr)
+      const sftProblem = FiniteGuard.stepProblem("sft", step, r, lr, sft.lr)
       if (sftProblem !== undefined) return yield* new TrainError({ message: sftProblem })
       const normAfter = FiniteGuard.norm(policy.params)
-      const sftJump = FiniteGuard.jumpProblem("sft", step, normBefore, normAfter, lr)
+      const sftJump = FiniteGuard.jumpProblem("sft", step, normBefore, normAfter, lr, sft.lr)
       if (sftJump !== undefined) return yield* new TrainError({ message: sftJump })
       normBefore = normAfter
       loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
@@ -441,10 +441,10 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
         )
       }
       const updateTime = now() - tUpdate
-      const rlProblem = FiniteGuard.stepProblem("rl", step, update, lr)
+      const rlProblem = FiniteGuard.stepProblem("rl", step, update, lr, recipe.rl.lr)
       if (rlProblem !== undefined) return yield* new TrainError({ message: rlProblem })
       const normAfter = FiniteGuard.norm(policy.params)
-      const rlJump = FiniteGuard.jumpProblem("rl", step, normBefore, normAfter, lr)
+      const rlJump = FiniteGuard.jumpProblem("rl", step, normBefore, normAfter, lr, recipe.rl.lr)
       if (rlJump !== undefined) return yield* new TrainError({ message: rlJump })
       normBefore = normAfter
 
