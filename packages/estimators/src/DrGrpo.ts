@@ -10,6 +10,16 @@
  */
 import { subtractGroupMean } from "./GroupMean.js"
 import { recipe } from "./internal/Recipe.js"
+import * as EstimatorEntry from "./EstimatorEntry.js"
 
 /** `subtractGroupMean()`, groups of at least 2. */
 export const drGrpo = () => recipe("dr-grpo", { min: 2 }, subtractGroupMean())
+
+export const entry = EstimatorEntry.define({
+  name: "dr-grpo",
+  summary: "Dr.GRPO: r - group mean, no std division (arXiv:2503.20783)",
+  options: {},
+  groupSize: { min: 2 },
+  needsLengths: false,
+  make: () => drGrpo()
+})

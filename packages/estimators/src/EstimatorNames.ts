@@ -1,62 +1,38 @@
 /**
- * Estimators by name, for the CLI (`duet advantages --estimator NAME`) and recipe files: an explicit
- * closed list and one switch, not a registry filled by import side effects.
+ * Estimators by name for untyped callers (CLI flags, scripts): thin views over `Registry`, the one
+ * list of built-in estimators.
  */
-import { InvalidArgumentError } from "@duet/core"
 import type { Transform as AdvantageTransform } from "@duet/core"
-import { drGrpo } from "./DrGrpo.js"
-import { grpo } from "./Grpo.js"
 import type { StdKind } from "./GroupStd.js"
-import { reinforcePlusPlusBaseline } from "./ReinforcePlusPlusBaseline.js"
-import { rloo } from "./Rloo.js"
-import { twoGrpo } from "./TwoGrpo.js"
+import * as Registry from "./Registry.js"
 
-export const estimatorNames = ["grpo", "dr-grpo", "2-grpo", "rloo", "reinforce-pp-baseline"] as const
+export const estimatorNames = Registry.names
 
-export type EstimatorName = (typeof estimatorNames)[number]
+export type EstimatorName = Registry.EstimatorName
 
 export interface ByNameOptions {
-  /** grpo, 2-grpo: added to the group std (default 1e-6). reinforce-pp-baseline: inside the root (default 1e-8). */
+  /** grpo, 2-grpo, grpo-passk: added to the group std (default 1e-6). reinforce-pp-baseline: inside the root (default 1e-8). */
   readonly eps?: number | undefined
-  /** grpo, 2-grpo: "unbiased" (default) or "population". */
+  /** grpo, 2-grpo, grpo-passk: "unbiased" (default) or "population". */
   readonly std?: StdKind | undefined
 }
 
-/** Which of `ByNameOptions` each estimator reads; the others it ignores (a CLI can warn on them). */
-export const optionsUsedBy: { readonly [K in EstimatorName]: ReadonlyArray<keyof ByNameOptions> } = {
-  grpo: ["eps", "std"],
-  "dr-grpo": [],
-  "2-grpo": ["eps", "std"],
-  rloo: [],
-  "reinforce-pp-baseline": ["eps"]
-}
+/** Which of `ByNameOptions` each estimator reads (its registry options); the others it ignores. */
+export const optionsUsedBy: { readonly [K in EstimatorName]: ReadonlyArray<keyof ByNameOptions> } = Object.fromEntries(
+  Registry.estimators.map((e) => [e.name, (["eps", "std"] as const).filter((k) => k in e.options)])
+) as unknown as { readonly [K in EstimatorName]: ReadonlyArray<keyof ByNameOptions> }
 
-export const isEstimatorName = (name: unknown): name is EstimatorName =>
-  typeof name === "string" && (estimatorNames as ReadonlyArray<string>).includes(name)
+export const isEstimatorName = Registry.isName
 
 /** Checks an untyped name (`InvalidArgumentError` on "estimator" listing the valid ones). */
-export const parseEstimatorName = (name: unknown): EstimatorName => {
-  if (!isEstimatorName(name)) {
-    throw new InvalidArgumentError("estimator", `is ${JSON.stringify(name)}; expected one of ${estimatorNames.join(", ")}`)
-  }
-  return name
-}
+export const parseEstimatorName = (name: unknown): EstimatorName => Registry.entry(name).name
 
 /**
  * The estimator called `name`, with verl's defaults unless `opts` says otherwise. Options an
  * estimator does not read (see `optionsUsedBy`) are ignored.
  */
 export const byName = (name: EstimatorName, opts: ByNameOptions = {}): AdvantageTransform<unknown> => {
-  switch (parseEstimatorName(name)) {
-    case "grpo":
-      return grpo({ eps: opts.eps, std: opts.std })
-    case "dr-grpo":
-      return drGrpo()
-    case "2-grpo":
-      return twoGrpo({ eps: opts.eps, std: opts.std })
-    case "rloo":
-      return rloo()
-    case "reinforce-pp-baseline":
-      return reinforcePlusPlusBaseline({ eps: opts.eps })
-  }
+  const entry = Registry.entry(name)
+  const used = Object.fromEntries(optionsUsedBy[entry.name].map((k) => [k, opts[k]]))
+  return entry.make(used)
 }

@@ -16,6 +16,8 @@ import { checkStdKind } from "./GroupStd.js"
 import type { GroupStdOptions } from "./GroupStd.js"
 import { groupStds } from "./internal/GroupMoments.js"
 import { recipe } from "./internal/Recipe.js"
+import * as EstimatorEntry from "./EstimatorEntry.js"
+import { stdOptions } from "./Grpo.js"
 
 export interface GrpoPassKOptions extends GroupStdOptions {
   /** Divide the margin by `std_g + eps` (verl's default). Default true. */
@@ -57,3 +59,12 @@ export const grpoPassK = (opts: GrpoPassKOptions = {}) => {
     })
   )
 }
+
+export const entry = EstimatorEntry.define({
+  name: "grpo-passk",
+  summary: "pass@k: only each group's best rollout is credited, with its margin over the runner-up (verl compute_grpo_passk_outcome_advantage)",
+  options: { ...stdOptions, scaleByStd: EstimatorEntry.boolean("divide the margin by group std + eps (default true, verl)") },
+  groupSize: { min: 2 },
+  needsLengths: false,
+  make: (o) => grpoPassK(o)
+})

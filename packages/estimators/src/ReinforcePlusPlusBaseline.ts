@@ -11,6 +11,7 @@
  */
 import { chain } from "@duet/core"
 import { subtractGroupMean } from "./GroupMean.js"
+import * as EstimatorEntry from "./EstimatorEntry.js"
 import { recipe } from "./internal/Recipe.js"
 import { whitenByTokens } from "./TokenWhitening.js"
 import type { TokenWhiteningOptions } from "./TokenWhitening.js"
@@ -21,3 +22,12 @@ export type ReinforcePlusPlusBaselineOptions = TokenWhiteningOptions
 /** `chain(subtractGroupMean(), whitenByTokens({ eps }))`, groups of at least 2. */
 export const reinforcePlusPlusBaseline = (opts: ReinforcePlusPlusBaselineOptions = {}) =>
   recipe("reinforce-pp-baseline", { min: 2 }, chain(subtractGroupMean(), whitenByTokens({ eps: opts.eps ?? 1e-8 })))
+
+export const entry = EstimatorEntry.define({
+  name: "reinforce-pp-baseline",
+  summary: "REINFORCE++-baseline: r - group mean, whitened over the batch's response tokens (arXiv:2501.03262)",
+  options: { eps: EstimatorEntry.number(0, "inside the root of the token variance (default 1e-8, verl)") },
+  groupSize: { min: 2 },
+  needsLengths: true,
+  make: (o) => reinforcePlusPlusBaseline(o)
+})

@@ -10,6 +10,8 @@ import { subtractGroupMean } from "./GroupMean.js"
 import { scaleByGroupStd } from "./GroupStd.js"
 import type { GrpoOptions } from "./Grpo.js"
 import { recipe } from "./internal/Recipe.js"
+import * as EstimatorEntry from "./EstimatorEntry.js"
+import { stdOptions } from "./Grpo.js"
 
 /** GRPO (same options and defaults) that refuses every group whose size is not 2 (`GroupSizeError`). */
 export const twoGrpo = (opts: GrpoOptions = {}) =>
@@ -18,3 +20,12 @@ export const twoGrpo = (opts: GrpoOptions = {}) =>
     { exact: 2 },
     chain(subtractGroupMean(), scaleByGroupStd({ eps: opts.eps ?? 1e-6, std: opts.std ?? "unbiased" }))
   )
+
+export const entry = EstimatorEntry.define({
+  name: "2-grpo",
+  summary: "GRPO with exactly two rollouts per prompt: +-1/sqrt 2 per discordant pair (It Takes Two, Eq. 13)",
+  options: stdOptions,
+  groupSize: { exact: 2 },
+  needsLengths: false,
+  make: (o) => twoGrpo(o)
+})

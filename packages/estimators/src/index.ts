@@ -1,7 +1,7 @@
 /**
  * @duet/estimators — advantage estimators as Optax-style `AdvantageTransform`s: small blocks
  * (subtract a baseline, scale by a std, whiten over tokens) and the recipes built from them (GRPO,
- * Dr.GRPO, 2-GRPO, RLOO, REINFORCE++-baseline, a pass@k advantage) plus 2-GRPO's DPO view as
+ * Dr.GRPO, 2-GRPO, RLOO, REINFORCE++-baseline, a pass@k advantage; one `Registry` of them) plus 2-GRPO's DPO view as
  * preference pairs. Pure: no effect, no tfjs.
  */
 
@@ -20,6 +20,8 @@ export * as ReinforcePlusPlusBaseline from "./ReinforcePlusPlusBaseline.js"
 export * as GrpoPassK from "./GrpoPassK.js"
 export * as PreferencePairs from "./PreferencePairs.js"
 export * as EstimatorNames from "./EstimatorNames.js"
+export * as EstimatorEntry from "./EstimatorEntry.js"
+export * as Registry from "./Registry.js"
 
 // Flat names, so call sites can name a recipe or block directly (grpo, subtractGroupMean, ...)
 export { subtractGroupMean } from "./GroupMean.js"
@@ -42,3 +44,5 @@ export { preferencePairs } from "./PreferencePairs.js"
 export type { PreferencePair } from "./PreferencePairs.js"
 export { byName, estimatorNames, isEstimatorName, optionsUsedBy, parseEstimatorName } from "./EstimatorNames.js"
 export type { ByNameOptions, EstimatorName } from "./EstimatorNames.js"
+export type { EstimatorSpec } from "./Registry.js"
+export type { OptionSpec, OptionsOf } from "./EstimatorEntry.js"

@@ -4,7 +4,7 @@
  * that maps names to implementations; call sites never branch on an algorithm's name.
  */
 import type { AnyAdvantageTransform } from "@duet/core"
-import { drGrpo, grpo, reinforcePlusPlusBaseline, rloo, twoGrpo } from "@duet/estimators"
+import { Registry } from "@duet/estimators"
 import { Dpo, Kl, gspo, ppoClip, seqMeanTokenMean, seqMeanTokenSum, seqMeanTokenSumNorm, tokenMean } from "@duet/losses"
 import type { AggregationFn, PolicyLoss } from "@duet/losses"
 import { GroupSize, LearningRate } from "@duet/schedulers"
@@ -14,19 +14,17 @@ import type { EstimatorSpec, LossSpec, Recipe } from "./Recipe.js"
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
 
-export const estimator = (spec: EstimatorSpec): AnyAdvantageTransform => {
-  switch (spec.kind) {
-    case "grpo":
-      return grpo({ ...opt("eps", spec.eps), ...opt("std", spec.std) })
-    case "2-grpo":
-      return twoGrpo({ ...opt("eps", spec.eps), ...opt("std", spec.std) })
-    case "dr-grpo":
-      return drGrpo()
-    case "rloo":
-      return rloo()
-    case "reinforce-pp-baseline":
-      return reinforcePlusPlusBaseline()
+/**
+ * The estimator a recipe names: a built-in from `@duet/estimators` `Registry` with its options, or,
+ * for `{ kind: "custom", name }`, the user's value (a recipe recording a user estimator cannot run
+ * without it).
+ */
+export const estimator = (spec: EstimatorSpec, user?: AnyAdvantageTransform): AnyAdvantageTransform => {
+  if (spec.kind !== "custom") return Registry.make(spec)
+  if (user === undefined) {
+    throw new Error(`"${spec.name}" is a user estimator: its value comes from the TypeScript recipe that defines it (duet train --recipe FILE.ts)`)
   }
+  return user
 }
 
 export const aggregation = (name: Recipe["rl"]["aggregation"], maxTokens: number): AggregationFn => {

@@ -4,7 +4,9 @@
  * with the path of the bad field (`at ["rl"]["estimator"]["kind"]`). Defaults live here, in one place.
  */
 import { Effect, Schema } from "effect"
+import { Registry } from "@duet/estimators"
 import * as Yaml from "yaml"
+import * as PluginSchemas from "./PluginSchemas.js"
 import * as RecipeChecks from "./RecipeChecks.js"
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -83,14 +85,8 @@ export const GroupSize = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("fixed"), size: PositiveInt }),
   Schema.Struct({ kind: Schema.Literal("adaptive"), initial: PositiveInt, max: PositiveInt })
 ])
-const StdKind = Schema.Literals(["unbiased", "population"])
-export const Estimator = Schema.Union([
-  Schema.Struct({ kind: Schema.Literal("grpo"), eps: Schema.optionalKey(NonNegative), std: Schema.optionalKey(StdKind) }),
-  Schema.Struct({ kind: Schema.Literal("2-grpo"), eps: Schema.optionalKey(NonNegative), std: Schema.optionalKey(StdKind) }),
-  Schema.Struct({ kind: Schema.Literal("dr-grpo") }),
-  Schema.Struct({ kind: Schema.Literal("rloo") }),
-  Schema.Struct({ kind: Schema.Literal("reinforce-pp-baseline") })
-])
+/** One member per built-in estimator of `@duet/estimators` `Registry` (its options included), plus `custom`. */
+export const Estimator = PluginSchemas.Estimator
 export const Aggregation = Schema.Literals(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"])
 export const Kl = Schema.Struct({
   coef: NonNegative,
@@ -119,6 +115,8 @@ export const Rl = Schema.Struct({
   promptsPerStep: PositiveInt,
   groupSize: GroupSize,
   estimator: Estimator,
+  /** Absent: the task's 0/1 grade. `{ kind: "custom", name }`: a user's real-valued reward (a TypeScript recipe). */
+  reward: Schema.optionalKey(PluginSchemas.Reward),
   loss: Loss,
   aggregation: Aggregation,
   kl: Schema.optionalKey(Kl),
@@ -309,14 +307,18 @@ const check = (r: Recipe, source: string): Effect.Effect<Recipe, RecipeError> =>
   const fail = (path: string, message: string) => Effect.fail(new RecipeError({ message: `${source}: ${path}: ${message}` }))
   if (r.model.nEmbd % r.model.nHead !== 0) return fail("model.nHead", `must divide model.nEmbd (${r.model.nEmbd}), got ${r.model.nHead}`)
   const g = r.rl.groupSize
-  if (r.rl.estimator.kind === "2-grpo" && !(g.kind === "fixed" && g.size === 2)) {
-    return fail("rl.groupSize", "2-grpo needs a fixed group size of 2")
+  const sizes = r.rl.estimator.kind === "custom" ? undefined : Registry.entry(r.rl.estimator.kind).groupSize
+  if (sizes !== undefined && "exact" in sizes && !(g.kind === "fixed" && g.size === sizes.exact)) {
+    return fail("rl.groupSize", `${r.rl.estimator.kind} needs a fixed group size of ${sizes.exact}`)
   }
   if (r.rl.loss.kind === "dpo" && !(g.kind === "fixed" && g.size === 2)) {
     return fail("rl.groupSize", "the dpo loss pairs two rollouts per prompt: use a fixed group size of 2")
   }
   if (g.kind === "fixed" && g.size < 2) return fail("rl.groupSize.size", "group estimators need at least 2 rollouts per prompt")
   if (g.kind === "adaptive" && (g.initial < 2 || g.max < g.initial)) return fail("rl.groupSize", "adaptive needs 2 <= initial <= max")
+  if (sizes !== undefined && "min" in sizes && (g.kind === "fixed" ? g.size : g.initial) < sizes.min) {
+    return fail("rl.groupSize", `${r.rl.estimator.kind} needs groups of at least ${sizes.min}`)
+  }
   if (r.task.kind === "arithmetic" && r.task.digits && r.task.digits.min > r.task.digits.max) return fail("task.digits", "min must be <= max")
   const found = RecipeChecks.problems(r)
   if (found.length > 0) return Effect.fail(new RecipeError({ message: `${source}: ${found.map((p) => `${p.path}: ${p.message}`).join("; ")}` }))

@@ -68,7 +68,7 @@ export const checkName = (name: string): Problem | undefined => {
 /** Every plugin the trainer will build, built now. */
 const checkPlugins = (r: Recipe): Problem[] =>
   [
-    attempt("rl.estimator", () => Plugins.estimator(r.rl.estimator)),
+    attempt("rl.estimator", () => r.rl.estimator.kind === "custom" || Plugins.estimator(r.rl.estimator)),
     attempt("rl.loss", () => Plugins.objective(r.rl)),
     attempt("rl.groupSize", () => Plugins.groupSize(r.rl)),
     attempt("rl", () => AdamW.makeConfig({ lr: r.rl.lr, weightDecay: r.rl.weightDecay, maxGradNorm: r.rl.maxGradNorm })),

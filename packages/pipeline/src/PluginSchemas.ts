@@ -1,0 +1,38 @@
+/**
+ * Recipe schemas of the plugin kinds that have a registry or a user value. `rl.estimator`: derived from the estimator registry (`@duet/estimators`
+ * `Registry`): one member `{ kind: name, ...options }` per built-in, each option decoded by its spec
+ * (so a bad one fails at decode with its path, `rl.estimator.eps`), plus `{ kind: "custom", name }`,
+ * which records a user's estimator value (a TypeScript recipe, `UserRecipe.ts`) by name.
+ * `rl.reward`: absent = the task's 0/1 grade; `{ kind: "custom", name }` records a user's reward.
+ */
+import { Schema } from "effect"
+import { Registry } from "@duet/estimators"
+import type { EstimatorEntry, EstimatorSpec as BuiltinSpec, OptionSpec } from "@duet/estimators"
+
+/** A user's estimator, recorded by its name; the value travels beside the recipe (`Train` `plugins`). */
+export interface CustomSpec {
+  readonly kind: "custom"
+  readonly name: string
+}
+
+export type EstimatorSpec = BuiltinSpec | CustomSpec
+
+const option = (spec: OptionSpec): Schema.Top =>
+  spec.type === "number"
+    ? Schema.Finite.check(Schema.isGreaterThanOrEqualTo(spec.min))
+    : spec.type === "boolean"
+      ? Schema.Boolean
+      : Schema.Literals(spec.values as readonly [string, ...string[]])
+
+const member = (entry: EstimatorEntry.EstimatorEntry) =>
+  Schema.Struct({
+    kind: Schema.Literal(entry.name),
+    ...Object.fromEntries(Object.entries(entry.options).map(([key, spec]) => [key, Schema.optionalKey(option(spec))]))
+  })
+
+export const Custom = Schema.Struct({ kind: Schema.Literal("custom"), name: Schema.String })
+
+export const Estimator = Schema.Union([...Registry.estimators.map(member), Custom]) as unknown as Schema.Codec<EstimatorSpec, unknown>
+
+/** A user's reward function, recorded by its name (absent: the task's 0/1 correctness grade). */
+export const Reward = Custom
