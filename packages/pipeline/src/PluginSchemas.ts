@@ -9,13 +9,6 @@ import { Schema } from "effect"
 import { Registry } from "@duet/estimators"
 import type { EstimatorEntry, EstimatorSpec as BuiltinSpec, OptionSpec } from "@duet/estimators"
 
-/** A user's estimator, recorded by its name; the value travels beside the recipe (`Train` `plugins`). */
-export interface CustomSpec {
-  readonly kind: "custom"
-  readonly name: string
-}
-
-export type EstimatorSpec = BuiltinSpec | CustomSpec
 
 const option = (spec: OptionSpec): Schema.Top =>
   spec.type === "number"
@@ -30,9 +23,17 @@ const member = (entry: EstimatorEntry.EstimatorEntry) =>
     ...Object.fromEntries(Object.entries(entry.options).map(([key, spec]) => [key, Schema.optionalKey(option(spec))]))
   })
 
+/** A user's plugin, recorded by its name; the value travels beside the recipe (`Train` `plugins`). */
 export const Custom = Schema.Struct({ kind: Schema.Literal("custom"), name: Schema.String })
 
-export const Estimator = Schema.Union([...Registry.estimators.map(member), Custom]) as unknown as Schema.Codec<EstimatorSpec, unknown>
+export type CustomSpec = typeof Custom.Type
+
+export type EstimatorSpec = BuiltinSpec | CustomSpec
+
+export const Estimator = Schema.Union([...Registry.estimators.map(member), Custom]) as unknown as Schema.Codec<
+  BuiltinSpec | { readonly kind: "custom"; readonly name: string },
+  unknown
+>
 
 /** A user's reward function, recorded by its name (absent: the task's 0/1 correctness grade). */
 export const Reward = Custom

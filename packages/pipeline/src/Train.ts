@@ -27,6 +27,7 @@ import * as ResumeCheck from "./ResumeCheck.js"
 import * as RunDir from "./RunDir.js"
 import * as Setup from "./Setup.js"
 import * as Update from "./Update.js"
+import * as UserPlugins from "./UserPlugins.js"
 
 export class TrainError extends Schema.TaggedError<TrainError>()("TrainError", { message: Schema.String }) {}
 
@@ -64,6 +65,11 @@ export interface TrainOptions {
   readonly stopAtTestMeanAtN?: number
   /** Budget mode: stop RL once the RL phase has used this many seconds. */
   readonly maxRlSeconds?: number
+  /**
+   * User plugin values used instead of the ones the recipe names (a TypeScript recipe's estimator
+   * and reward, see `UserPlugins`); the run's recipe.json records each by name.
+   */
+  readonly plugins?: UserPlugins.Plugins
 }
 
 export interface TrainSummary {
@@ -245,8 +251,14 @@ interface Counters {
   eval: number
 }
 
-/** Runs (or resumes) a training run described by `recipe` in `options.runDir`. */
+/** Runs (or resumes) a training run described by `recipe` (with `options.plugins`, if any) in `options.runDir`. */
 export const train = (recipe: Recipe, options: TrainOptions) =>
+  UserPlugins.bind(recipe, options.plugins).pipe(
+    Effect.mapError((e) => new TrainError({ message: e.message })),
+    Effect.flatMap((bound) => trainBound(bound, options))
+  )
+
+const trainBound = (recipe: Recipe, options: TrainOptions) =>
   Effect.gen(function* () {
     const reporter = options.reporter ?? silent
     const runDir = options.runDir
@@ -333,7 +345,8 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
       yield* saveCheckpoint(runDir, 0, policy, opt, setup, recipe, { counters, before })
     }
 
-    const transform = Plugins.estimator(recipe.rl.estimator)
+    const transform = Plugins.estimator(recipe.rl.estimator, options.plugins?.estimator)
+    const rewardOf = UserPlugins.rewardOf(setup.task, options.plugins?.reward)
     const objective = Plugins.objective(recipe.rl)
     const lrAt = Plugins.learningRate(recipe.rl)
     const groupPolicy = Plugins.groupSize(recipe.rl)
@@ -381,12 +394,12 @@ export const train = (recipe: Recipe, options: TrainOptions) =>
           )
         ).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
         const tg = now()
-        completions.forEach((c, k) => {
+        yield* wrap("reward", () => completions.forEach((c, k) => {
           const group = pending[k]!
-          const reward = Setup.grade(setup.task, setup.codec.decode(c.tokens), problems[group]!) ? 1 : 0
+          const reward = rewardOf(setup.codec.decode(c.tokens), problems[group]!)
           rows.push({ group, completion: c, reward })
           rewardsOf[group]!.push(reward)
-        })
+        }))
         gradeTime += now() - tg
         const next: number[] = []
         for (const i of new Set(pending)) {

@@ -16,7 +16,7 @@ export interface NamedTransform {
   readonly transform: AnyAdvantageTransform
 }
 
-/** The five built-in estimators by their CLI names, with verl's defaults. */
+/** The built-in estimators (`@duet/estimators` `Registry`, in its order) by their CLI names, with verl's defaults. */
 export const defaultEstimators = (): NamedTransform[] => estimatorNames.map((name) => ({ name, transform: byName(name) }))
 
 export interface TheoryRow {

@@ -5,7 +5,7 @@
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { AdvantageTransform, DuetInputError, Scores, StepInfo } from "@duet/core"
-import { byName, estimatorNames } from "@duet/estimators"
+import { EstimatorEntry, Registry, optionsUsedBy } from "@duet/estimators"
 import type { EstimatorName } from "@duet/estimators"
 import { InputError } from "../InputError.js"
 import * as Stdin from "../Stdin.js"
@@ -59,20 +59,39 @@ export const parseInput = (text: string): Effect.Effect<AdvantagesInput, InputEr
     return lengths === undefined ? { rewards, groups } : { rewards, groups, lengths }
   })
 
-/** Computes advantages; estimator input errors (singleton groups, ...) become InputErrors. */
+/** `key=value` of `--option` (the value as JSON when it parses: numbers, booleans; else a string). */
+const parseOption = (assignment: string): [string, unknown] => {
+  const eq = assignment.indexOf("=")
+  if (eq <= 0) throw new InputError({ message: `--option ${assignment}: expected name=value, e.g. --option scaleByStd=false` })
+  const raw = assignment.slice(eq + 1)
+  try {
+    return [assignment.slice(0, eq), JSON.parse(raw)]
+  } catch {
+    return [assignment.slice(0, eq), raw]
+  }
+}
+
+/**
+ * Computes advantages; estimator input errors (singleton groups, ...) become InputErrors. `--eps` and
+ * `--std` reach the estimators that read them (others ignore them); `options` (`--option name=value`)
+ * are checked against the estimator's registry entry.
+ */
 export const compute = (
   input: AdvantagesInput,
   estimator: EstimatorName,
-  opts: { eps?: number; std?: "unbiased" | "population" }
+  opts: { eps?: number; std?: "unbiased" | "population" },
+  options: ReadonlyArray<string> = []
 ): Effect.Effect<number[], InputError> =>
   Effect.try({
     try: () => {
-      const transform = byName(estimator, opts)
+      const entry = Registry.entry(estimator)
+      const shared = Object.fromEntries(optionsUsedBy[entry.name].map((k) => [k, opts[k]]))
+      const transform = entry.make(EstimatorEntry.parseOptions(entry, { ...shared, ...Object.fromEntries(options.map(parseOption)) }))
       const scores = Scores.make(input.rewards, input.groups)
       let lengths = input.lengths
-      if (lengths === undefined && estimator === "reinforce-pp-baseline") {
+      if (lengths === undefined && entry.needsLengths) {
         throw new InputError({
-          message: 'reinforce-pp-baseline whitens over response tokens: give "lengths" (tokens per completion)'
+          message: `${entry.name} whitens over response tokens: give "lengths" (tokens per completion)`
         })
       }
       const out = AdvantageTransform.apply(transform, scores, StepInfo.at(0, lengths))
@@ -87,8 +106,10 @@ export const compute = (
 export const command = Command.make(
   "advantages",
   {
-    estimator: Flag.Literals("estimator", estimatorNames).pipe(
-      Flag.withDescription("advantage estimator (verl conventions by default)")
+    estimator: Flag.Literals("estimator", Registry.names).pipe(
+      Flag.withDescription(
+        `advantage estimator (verl conventions by default): ${Registry.estimators.map((e) => `${e.name}: ${e.summary}`).join("; ")}`
+      )
     ),
     eps: Flag.Finite("eps").pipe(
       Flag.withDescription("epsilon added to the group std (grpo, 2-grpo: default 1e-6 as verl; TRL uses 1e-4)"),
@@ -97,6 +118,15 @@ export const command = Command.make(
     std: Flag.Literals("std", ["unbiased", "population"] as const).pipe(
       Flag.withDescription("group std for grpo/2-grpo: unbiased (n-1, verl/TRL/OpenRLHF) or population (n, the paper's Prop. 4.1)"),
       Flag.optional
+    ),
+    option: Flag.String("option").pipe(
+      Flag.withDescription(
+        `an estimator option as name=value (repeatable): ${Registry.estimators
+          .filter((e) => Object.keys(e.options).length > 0)
+          .map((e) => `${e.name}: ${Object.keys(e.options).join(", ")}`)
+          .join("; ")}`
+      ),
+      Flag.atLeast(0)
     )
   },
   (flags) =>
@@ -106,7 +136,7 @@ export const command = Command.make(
       const opts: { eps?: number; std?: "unbiased" | "population" } = {}
       if (Option.isSome(flags.eps)) opts.eps = flags.eps.value
       if (Option.isSome(flags.std)) opts.std = flags.std.value
-      const advantages = yield* compute(input, flags.estimator, opts)
+      const advantages = yield* compute(input, flags.estimator, opts, flags.option)
       yield* Console.log(JSON.stringify({ advantages }))
     })
 ).pipe(

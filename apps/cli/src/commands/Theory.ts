@@ -5,15 +5,15 @@
  */
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { byName, estimatorNames } from "@duet/estimators"
+import { Registry, byName } from "@duet/estimators"
 import { Report } from "@duet/theory"
 import { InputError } from "../InputError.js"
 
 export const command = Command.make(
   "theory",
   {
-    estimator: Flag.Literals("estimator", estimatorNames).pipe(
-      Flag.withDescription("estimator(s) to analyse (repeat the flag; default: all five)"),
+    estimator: Flag.Literals("estimator", Registry.names).pipe(
+      Flag.withDescription(`estimator(s) to analyse (repeat the flag; default: every built-in, ${Registry.names.join(", ")})`),
       Flag.atLeast(0)
     ),
     arms: Flag.Int("arms").pipe(Flag.withDescription("arms K of each bandit prompt (default: 3 and 4)"), Flag.optional),
@@ -23,7 +23,7 @@ export const command = Command.make(
   },
   (flags) =>
     Effect.gen(function* () {
-      const names = flags.estimator.length > 0 ? flags.estimator : estimatorNames
+      const names = flags.estimator.length > 0 ? flags.estimator : Registry.names
       if (Option.isSome(flags.arms) && (flags.arms.value < 2 || flags.arms.value > 16)) {
         return yield* new InputError({ message: `--arms must be between 2 and 16, got ${flags.arms.value}` })
       }
@@ -44,7 +44,7 @@ export const command = Command.make(
     "Exact bias/scale of each estimator's expected policy gradient vs the true gradient on small softmax bandits, and the paper's propositions (4.1, Eq. 8, Lemma 4.3, 4.4) checked numerically."
   ),
   Command.withExamples([
-    { command: "duet theory", description: "all five estimators, K = 3, 4 and G = 2, 4, 8" },
+    { command: "duet theory", description: "every built-in estimator, K = 3, 4 and G = 2, 4, 8" },
     { command: "duet theory --estimator grpo --estimator rloo --group-size 8", description: "two estimators at G = 8" }
   ])
 )

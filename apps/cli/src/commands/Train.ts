@@ -17,7 +17,9 @@ const pipeline = Effect.promise(() => import("@duet/pipeline"))
 export const backends = ["auto", "wasm", "cpu", "tfjs-node", "tfjs-node-gpu"] as const
 
 const recipeFlag = Flag.File("recipe").pipe(
-  Flag.withDescription("recipe file (YAML or JSON); fields not given keep the defaults (see recipes/)"),
+  Flag.withDescription(
+    "recipe file (YAML or JSON), or a TypeScript/JavaScript module whose default export is defineTrainer({ recipe, estimator, reward }) (see examples/); fields not given keep the defaults (see recipes/)"
+  ),
   Flag.optional
 )
 const setFlag = Flag.String("set").pipe(
@@ -32,6 +34,10 @@ const backendFlag = Flag.Literals("backend", backends).pipe(
 
 export const loadRecipe = (file: Option.Option<string>, sets: ReadonlyArray<string>) =>
   Effect.gen(function* () {
+    const { UserRecipe } = yield* pipeline
+    if (Option.isSome(file) && UserRecipe.isModule(file.value)) {
+      return yield* new InputError({ message: `${file.value}: a TypeScript recipe carries plugin values; run it with duet train (this command takes YAML/JSON recipes)` })
+    }
     const text = Option.isSome(file)
       ? yield* Effect.tryPromise({
           try: () => readFile(file.value, "utf8"),
@@ -40,6 +46,16 @@ export const loadRecipe = (file: Option.Option<string>, sets: ReadonlyArray<stri
       : undefined
     const { Recipe } = yield* pipeline
     return yield* Recipe.load(Option.getOrUndefined(file), text, sets).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+  })
+
+/** A recipe with its user plugin values: a TypeScript/JavaScript module's, or a YAML/JSON file's (none). */
+export const loadTrainer = (file: Option.Option<string>, sets: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const { UserRecipe } = yield* pipeline
+    if (Option.isSome(file) && UserRecipe.isModule(file.value)) {
+      return yield* UserRecipe.load(file.value, sets).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+    }
+    return { recipe: yield* loadRecipe(file, sets), plugins: {} }
   })
 
 /** The recipe a run directory was started with (`DIR/recipe.json`). */
@@ -95,7 +111,8 @@ const run = (mode: "train" | "sft") =>
       // `--resume --out DIR` alone continues the run with its own recipe.json; given a recipe or
       // --set, the trainer checks it is the same run's.
       const ownRecipe = flags.resume && mode === "train" && Option.isNone(flags.recipe) && flags.set.length === 0
-      let recipe = ownRecipe ? yield* storedRecipe(Option.getOrThrow(flags.out)) : yield* loadRecipe(flags.recipe, flags.set)
+      const trainer = ownRecipe ? { recipe: yield* storedRecipe(Option.getOrThrow(flags.out)), plugins: {} } : yield* loadTrainer(flags.recipe, flags.set)
+      let recipe = trainer.recipe
       if (mode === "sft") recipe = { ...recipe, name: `${recipe.name}-sft`, rl: { ...recipe.rl, steps: 0 } }
       const runDir = Option.getOrElse(flags.out, () => `runs/${recipe.name}-${stamp()}`)
       const { Train } = yield* pipeline
@@ -103,7 +120,7 @@ const run = (mode: "train" | "sft") =>
       reporter.log(`duet ${mode}: recipe "${recipe.name}" -> ${runDir}`)
       const initFrom = flags.init === undefined ? undefined : Option.getOrUndefined(flags.init)
       if (initFrom !== undefined && flags.resume) return yield* new InputError({ message: "--init starts a new run; it cannot be combined with --resume" })
-      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter, ...(initFrom ? { initFrom } : {}) }).pipe(
+      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter, plugins: trainer.plugins, ...(initFrom ? { initFrom } : {}) }).pipe(
         Effect.mapError((e) => new InputError({ message: e.message })),
         Effect.ensuring(Effect.sync(() => reporter.done())),
         Effect.onInterrupt(() =>
@@ -144,6 +161,7 @@ export const train = Command.make(
     { command: "duet train", description: "the default: 2-GRPO on arithmetic, a few minutes on 2 CPU cores" },
     { command: "duet train --recipe recipes/16-grpo.yaml", description: "the paper's 16-GRPO baseline" },
     { command: "duet train --set rl.estimator.kind=rloo", description: "swap the estimator in one flag" },
+    { command: "duet train --recipe examples/custom-estimator.ts", description: "your own estimator (any AdvantageTransform) from a TypeScript recipe" },
     { command: "duet train --out runs/a --resume", description: "continue an interrupted run" },
     { command: "duet train --init runs/s/checkpoints/step-000000 --recipe rl.yaml", description: "RL from an existing warm start" }
   ])

@@ -1,0 +1,95 @@
+/**
+ * User plugin VALUES a run takes instead of the ones its recipe names: any `AdvantageTransform` as
+ * the estimator, and a real-valued reward function in place of the task's 0/1 grade (training only:
+ * evaluation keeps grading correctness). The recipe records each by name (`rl.estimator` and
+ * `rl.reward` as `{ kind: "custom", name }`), so `recipe.json` says what the run used and a resume
+ * without the values is refused instead of silently training with something else.
+ */
+import { Effect } from "effect"
+import type { AnyAdvantageTransform } from "@duet/core"
+import type { Problem, Task } from "@duet/tasks"
+import type { Recipe } from "./Recipe.js"
+import { RecipeError } from "./Recipe.js"
+import * as Setup from "./Setup.js"
+
+/**
+ * A reward: a finite number for a completion (its decoded text, as the task's grader sees it: the
+ * stop token ends it) of a problem. Higher is better; the estimator turns rewards into advantages.
+ */
+export type Reward = (completion: string, problem: Problem) => number
+
+export interface Plugins {
+  /** Used instead of `rl.estimator` (recorded as `{ kind: "custom", name: estimator.name }`). */
+  readonly estimator?: AnyAdvantageTransform | undefined
+  /** Used instead of the task's 0/1 grade in training (recorded as `{ kind: "custom", name: reward.name }`). */
+  readonly reward?: Reward | undefined
+}
+
+/** The name a user estimator is recorded by: its own (`chain` joins its blocks' names), else "estimator". */
+export const estimatorName = (estimator: AnyAdvantageTransform): string => (typeof estimator.name === "string" && estimator.name !== "" ? estimator.name : "estimator")
+
+/** The name a reward function is recorded by: its own (`const formatAndCorrect = ...`), else "reward". */
+export const rewardName = (reward: Reward): string => (reward.name === "" ? "reward" : reward.name)
+
+const isTransform = (x: unknown): x is AnyAdvantageTransform =>
+  typeof x === "object" && x !== null && typeof (x as AnyAdvantageTransform).init === "function" && typeof (x as AnyAdvantageTransform).update === "function"
+
+/**
+ * The recipe a run records for these plugins: each given value becomes `{ kind: "custom", name }` in
+ * its field (a recipe naming a different custom plugin is refused), and a recipe recording a custom
+ * plugin needs its value. The user estimator's minimum group size is checked against `rl.groupSize`.
+ */
+export const bind = (recipe: Recipe, plugins: Plugins = {}): Effect.Effect<Recipe, RecipeError> =>
+  Effect.gen(function* () {
+    const fail = (path: string, message: string) => Effect.fail(new RecipeError({ message: `${path}: ${message}` }))
+    let rl = recipe.rl
+    const { estimator, reward } = plugins
+    if (estimator !== undefined) {
+      if (!isTransform(estimator)) return yield* fail("estimator", "must be an AdvantageTransform ({ name, minGroupSize, init, update }), e.g. chain(subtractGroupMean(), scaleBy(0.5))")
+      const name = estimatorName(estimator)
+      if (rl.estimator.kind === "custom" && rl.estimator.name !== name) {
+        return yield* fail("rl.estimator", `the recipe records the user estimator "${rl.estimator.name}" but the one given is "${name}"`)
+      }
+      const g = rl.groupSize
+      const smallest = g.kind === "fixed" ? g.size : g.initial
+      if (smallest < estimator.minGroupSize) {
+        return yield* fail("rl.groupSize", `the user estimator "${name}" needs groups of at least ${estimator.minGroupSize}, the recipe has ${smallest}`)
+      }
+      rl = { ...rl, estimator: { kind: "custom", name } }
+    } else if (rl.estimator.kind === "custom") {
+      return yield* fail(
+        "rl.estimator",
+        `the user estimator "${rl.estimator.name}" has no value here: run the TypeScript recipe that defines it (duet train --recipe FILE.ts), or name a built-in estimator`
+      )
+    }
+    if (reward !== undefined) {
+      if (typeof reward !== "function") return yield* fail("reward", "must be a function (completion: string, problem) => number")
+      const name = rewardName(reward)
+      if (rl.reward !== undefined && rl.reward.name !== name) {
+        return yield* fail("rl.reward", `the recipe records the user reward "${rl.reward.name}" but the one given is "${name}"`)
+      }
+      rl = { ...rl, reward: { kind: "custom", name } }
+    } else if (rl.reward !== undefined) {
+      return yield* fail(
+        "rl.reward",
+        `the user reward "${rl.reward.name}" has no value here: run the TypeScript recipe that defines it (duet train --recipe FILE.ts)`
+      )
+    }
+    return rl === recipe.rl ? recipe : { ...recipe, rl }
+  })
+
+/**
+ * The training reward: the user's (checked finite, a bad value names the problem) or the task's
+ * 0/1 correctness grade.
+ */
+export const rewardOf = (task: Task.Task, user?: Reward): Reward => {
+  if (user === undefined) return (completion, problem) => (Setup.grade(task, completion, problem) ? 1 : 0)
+  const name = rewardName(user)
+  return (completion, problem) => {
+    const r = user(completion, problem)
+    if (typeof r !== "number" || !Number.isFinite(r)) {
+      throw new Error(`the reward "${name}" gave ${String(r)} for problem ${problem.id} (completion ${JSON.stringify(completion)}); a reward must be a finite number`)
+    }
+    return r
+  }
+}
