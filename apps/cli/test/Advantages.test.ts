@@ -36,6 +36,14 @@ describe("duet advantages (built binary, REFERENCE.md worked numbers)", () => {
     close(advantages("2-grpo", pair, ["--std", "population"]), [1 / (1 + 2e-6), -1 / (1 + 2e-6)])
     close(advantages("grpo", pair, ["--eps", "1e-4"]), [0.5 / (Math.SQRT1_2 + 1e-4), -0.5 / (Math.SQRT1_2 + 1e-4)])
   })
+  it("grpo-passk (from the registry): the best row gets its margin; --option reaches any registry option and is checked", () => {
+    close(advantages("grpo-passk", four), [1.999996, 0, 0, 0])
+    close(advantages("grpo-passk", four, ["--option", "scaleByStd=false"]), [1, 0, 0, 0])
+    close(advantages("reinforce-pp-baseline", { rewards: [1, 0], groups: [0, 0], lengths: [1, 1] }, ["--eps", "0.5"]), [0.5 / Math.sqrt(0.5 + 0.5), -0.5 / Math.sqrt(0.5 + 0.5)])
+    const r = duet(["advantages", "--estimator", "rloo", "--option", "eps=1"], JSON.stringify(pair))
+    expect(r.code).not.toBe(0)
+    expect(r.err).toMatch(/rloo has no option "eps"; it takes none/)
+  })
   it("reinforce-pp-baseline reads lengths", () => {
     const a = advantages("reinforce-pp-baseline", { rewards: [1, 0, 0, 1], groups: [0, 0, 1, 1], lengths: [3, 5, 2, 4] })
     expect(a).toHaveLength(4)
