@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -83,6 +83,26 @@ describe("examples/", () => {
     expect(at("mean-sign", 4).residual).toBeGreaterThan(0.05)
     expect(at("rloo", 4).scale).toBeCloseTo(1, 12)
   })
+
+  it("the README's TypeScript recipe runs as written (extracted from README.md, not a copy)", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8")
+    const section = readme.slice(readme.indexOf("## Your own estimator"))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!
+    expect(code.split("\n").length).toBeLessThanOrEqual(15)
+    // Inside the repository (so @duet/* resolve as for a user's file beside packages/), in an ignored folder.
+    const dir = mkdtempSync(join(root, "node_modules", ".cache-duet-readme-"))
+    writeFileSync(join(dir, "my-trainer.ts"), code)
+    const out = join(mkdtempSync(join(tmpdir(), "duet-example-")), "run")
+    const small = ['model={"nLayer":1,"nHead":2,"nEmbd":32,"blockSize":16}', "sft.steps=5", "sft.target=false", "sft.examples=40", "rl.trainProblems=40", "rl.promptsPerStep=8", "rl.steps=2", "eval.problems=4", "eval.n=2", "checkpointEvery=0"]
+    const r = duet(["train", "--recipe", join(dir, "my-trainer.ts"), ...small.flatMap((s) => ["--set", s]), "--out", out])
+    rmSync(dir, { recursive: true, force: true })
+    expect(r.stderr).not.toMatch(/Error/)
+    expect(r.status).toBe(0)
+    const recipe = JSON.parse(readFileSync(join(out, "recipe.json"), "utf8"))
+    expect(recipe.name).toBe("my-trainer")
+    expect(recipe.rl.estimator).toEqual({ kind: "custom", name: "mean-sign" })
+    expect(recipe.rl.groupSize).toEqual({ kind: "fixed", size: 4 })
+  }, 120_000)
 
   it("a TypeScript recipe's mistakes name the file and the field; other commands refuse a .ts recipe", () => {
     const bad = duet(["train", "--recipe", "examples/custom-estimator.ts", "--set", 'rl.groupSize={"kind":"fixed","size":1}'])
