@@ -5,6 +5,8 @@
  * (0: unbiased up to the scale, as RLOO and 2-GRPO are).
  *
  *   npx jiti examples/theory-check.ts
+ *
+ * The same report as `duet theory` gives the built-ins: `duet theory --recipe examples/custom-estimator.ts`.
  */
 import { Rng } from "@duet/core"
 import { rloo } from "@duet/estimators"

@@ -23,6 +23,18 @@ describe("duet theory (built binary)", () => {
     const rows = r.stdout.split("\n").filter((l) => /^(grpo|dr-grpo|2-grpo|rloo|reinforce-pp-baseline)\s+\d/.test(l))
     expect(rows).toEqual([expect.stringMatching(/^rloo\s+3\s+4\s+1\s/)])
   })
+  it("--recipe FILE.ts analyses the user's estimator beside the built-ins (examples/custom-estimator.ts: RLOO at G = 2, biased at G = 4)", () => {
+    const recipe = fileURLToPath(new URL("../../../examples/custom-estimator.ts", import.meta.url))
+    const r = duet(["theory", "--recipe", recipe, "--estimator", "rloo", "--arms", "3"])
+    expect(r.status).toBe(0)
+    const line = (est: string, g: number) => r.stdout.split("\n").find((l) => new RegExp(`^${est}\\s+3\\s+${g}\\s`).test(l)) ?? ""
+    expect(line("mean-sign", 2)).toMatch(/unbiased: E\[g\] = grad J/)
+    expect(line("mean-sign", 4)).toMatch(/biased: per-prompt c/)
+    expect(line("rloo", 4)).toMatch(/unbiased: E\[g\] = grad J/)
+    const plain = duet(["theory", "--recipe", fileURLToPath(new URL("../../../recipes/rloo.yaml", import.meta.url))])
+    expect(plain.status).toBe(2)
+    expect(plain.stderr).toMatch(/give a TypeScript\/JavaScript recipe whose defineTrainer has an estimator/)
+  })
   it("rejects out-of-range sizes with exit code 2", () => {
     const r = duet(["theory", "--arms", "40"])
     expect(r.status).toBe(2)

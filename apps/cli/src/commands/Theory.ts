@@ -9,6 +9,16 @@ import { Registry, byName } from "@duet/estimators"
 import { Report } from "@duet/theory"
 import { InputError } from "../InputError.js"
 
+/** The user estimator of a TypeScript recipe (the recipe's other fields do not matter here). */
+const userEstimator = (file: string) =>
+  Effect.gen(function* () {
+    const { UserRecipe } = yield* Effect.promise(() => import("@duet/pipeline"))
+    if (!UserRecipe.isModule(file)) return yield* new InputError({ message: `--recipe ${file}: give a TypeScript/JavaScript recipe whose defineTrainer has an estimator` })
+    const { plugins } = yield* UserRecipe.load(file).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+    if (plugins.estimator === undefined) return yield* new InputError({ message: `${file}: defines no estimator of its own (defineTrainer({ estimator }))` })
+    return { name: plugins.estimator.name, transform: plugins.estimator }
+  })
+
 export const command = Command.make(
   "theory",
   {
@@ -19,7 +29,11 @@ export const command = Command.make(
     arms: Flag.Int("arms").pipe(Flag.withDescription("arms K of each bandit prompt (default: 3 and 4)"), Flag.optional),
     groupSize: Flag.Int("group-size").pipe(Flag.withDescription("rollouts G per group (default: 2, 4 and 8)"), Flag.optional),
     eps: Flag.Finite("eps").pipe(Flag.withDescription("eps of the std-normalised estimators in the propositions (default 1e-6)"), Flag.optional),
-    seed: Flag.Int("seed").pipe(Flag.withDescription("seed of the random bandits (default 0)"), Flag.withDefault(0))
+    seed: Flag.Int("seed").pipe(Flag.withDescription("seed of the random bandits (default 0)"), Flag.withDefault(0)),
+    recipe: Flag.File("recipe").pipe(
+      Flag.withDescription("also analyse the estimator of a TypeScript recipe (its defineTrainer estimator), beside the built-ins asked for"),
+      Flag.optional
+    )
   },
   (flags) =>
     Effect.gen(function* () {
@@ -30,8 +44,9 @@ export const command = Command.make(
       if (Option.isSome(flags.groupSize) && (flags.groupSize.value < 1 || flags.groupSize.value > 64)) {
         return yield* new InputError({ message: `--group-size must be between 1 and 64, got ${flags.groupSize.value}` })
       }
+      const user = Option.isSome(flags.recipe) ? [yield* userEstimator(flags.recipe.value)] : []
       const text = Report.text({
-        estimators: names.map((name) => ({ name, transform: byName(name, Option.isSome(flags.eps) ? { eps: flags.eps.value } : {}) })),
+        estimators: [...user, ...names.map((name) => ({ name, transform: byName(name, Option.isSome(flags.eps) ? { eps: flags.eps.value } : {}) }))],
         ...(Option.isSome(flags.arms) ? { arms: flags.arms.value } : {}),
         ...(Option.isSome(flags.groupSize) ? { groupSize: flags.groupSize.value } : {}),
         ...(Option.isSome(flags.eps) ? { eps: flags.eps.value } : {}),
@@ -45,6 +60,7 @@ export const command = Command.make(
   ),
   Command.withExamples([
     { command: "duet theory", description: "every built-in estimator, K = 3, 4 and G = 2, 4, 8" },
-    { command: "duet theory --estimator grpo --estimator rloo --group-size 8", description: "two estimators at G = 8" }
+    { command: "duet theory --estimator grpo --estimator rloo --group-size 8", description: "two estimators at G = 8" },
+    { command: "duet theory --recipe examples/custom-estimator.ts --estimator rloo", description: "your own estimator beside RLOO" }
   ])
 )
