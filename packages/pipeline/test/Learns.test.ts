@@ -10,24 +10,14 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { Engine } from "@duet/engine"
 import { Recipe, Train } from "../src/index.js"
+import { blasPaths } from "./BlasPaths.js"
 
 const small = ["rl.steps=300", "checkpointEvery=0"]
 
-/** Matmul paths to check: pure JS always; OpenBLAS when its addon loads (required in CI). */
-const paths = async (): Promise<Array<"openblas" | "js">> => {
-  try {
-    await Engine.init({ threads: 1, blas: "openblas" })
-    return ["openblas", "js"]
-  } catch (e) {
-    if (process.env.DUET_REQUIRE_BLAS === "1") throw e
-    return ["js"]
-  }
-}
 
 describe("the default recipe, smaller, learns", async () => {
-  for (const blas of await paths()) {
+  for (const blas of await blasPaths()) {
     for (const seed of [1, 2]) {
       it(`${blas}, seed ${seed}: test Mean@8 up by >= 10 points, Pass@8 not down by more than 3`, async () => {
         const recipe = Effect.runSync(Recipe.load(undefined, undefined, [...small, `seed=${seed}`]))

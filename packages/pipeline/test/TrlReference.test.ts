@@ -13,6 +13,7 @@ import { grpo } from "@duet/estimators"
 import { ppoClip, seqMeanTokenMean, tokenMean } from "@duet/losses"
 import { Gpt } from "@duet/model"
 import { Update } from "../src/index.js"
+import { blasPaths } from "./BlasPaths.js"
 
 interface Fixture {
   config: Gpt.GptConfig
@@ -38,16 +39,6 @@ interface Fixture {
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/trl-reference.json", import.meta.url), "utf8")) as Fixture
 
-/** Matmul paths to check: pure JS always; OpenBLAS when its addon loads (required in CI). */
-const paths = async (): Promise<Array<"openblas" | "js">> => {
-  try {
-    await Engine.init({ threads: 1, blas: "openblas" })
-    return ["openblas", "js"]
-  } catch (e) {
-    if (process.env.DUET_REQUIRE_BLAS === "1") throw e
-    return ["js"]
-  }
-}
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let m = 0
@@ -64,7 +55,7 @@ describe("duet's update equals TRL's GRPO update (fixture from PyTorch + TRL)", 
     expect(maxAbsDiff(adv, fixture.advantages)).toBeLessThan(1e-6)
   })
 
-  for (const blas of await paths()) {
+  for (const blas of await blasPaths()) {
     for (const setting of fixture.settings) {
       for (const skip of [false, true]) {
         it(`${blas}: TRL loss_type=${setting.trlLossType} (duet ${setting.aggregation}), zero-advantage skip ${skip}`, async () => {
