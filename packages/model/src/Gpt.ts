@@ -313,8 +313,15 @@ export const init = (config: GptConfig, seed: number | Rng): Policy => {
 /** A policy from named tensors (e.g. a loaded checkpoint); copies them into new Variables. */
 export const fromParams = (config: GptConfig, tensors: ReadonlyMap<string, tf.Tensor>): Policy => {
   const c = makeConfig(config)
+  // Parameters in the canonical order of `parameterShapes` (a loaded file lists them sorted): the
+  // optimizer's global norm sums in this order, so a resumed run computes exactly what the
+  // uninterrupted one did.
   const params = new Map<string, tf.Variable>()
-  for (const [name, t] of tensors) params.set(name, tf.variable(t, true))
+  for (const [name] of parameterShapes(c)) {
+    const t = tensors.get(name)
+    if (t !== undefined) params.set(name, tf.variable(t, true))
+  }
+  for (const [name, t] of tensors) if (!params.has(name)) params.set(name, tf.variable(t, true))
   try {
     return new Policy(c, params)
   } catch (e) {

@@ -61,8 +61,9 @@ describe("Train.train (end to end, tiny model)", () => {
     for (const key of ["critic/rewards/mean", "rollouts/total", "tokens/total"]) {
       expect(b.map((r) => r[key]), key).toEqual(a.map((r) => r[key]))
     }
-    // Same parameters up to float summation order (the engine picks BLAS threads per GEMM by speed).
-    b.forEach((r, i) => expect(r["actor/grad_norm"] as number).toBeCloseTo(a[i]!["actor/grad_norm"] as number, 4))
+    // Bit-identical: one BLAS thread, and a loaded policy keeps the canonical parameter order (the
+    // global grad norm sums in that order).
+    expect(b.map((r) => r["actor/grad_norm"])).toEqual(a.map((r) => r["actor/grad_norm"]))
   }, 300_000)
 
   it("--resume without a checkpoint is a clear error", async () => {
