@@ -67,8 +67,19 @@ describe("duet verify (built binary)", () => {
     const rows = ok.stdout.trim().split("\n").map((l) => JSON.parse(l) as { correct: boolean })
     expect(rows.map((r) => r.correct)).toEqual([true, false])
     expect(ok.stderr).toMatch(/1\/2 correct/)
-    const bad = duet(["verify"], '{"pred":"1","gold":"1"}\n{"pred":1}\n')
+    const bad = duet(["verify", "--strict"], '{"pred":"1","gold":"1"}\n{"pred":1}\n')
     expect(bad.status).toBe(2)
     expect(bad.stderr).toMatch(/line 2: missing field "gold"/)
+  })
+
+  it("streams rows, accepts a BOM, writes a bad row as an error line and goes on, never writes 1e999 as null", () => {
+    const deep = `{"pred":"1","gold":"1","x":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+    const r = duet(["verify"], `\uFEFF{"pred":"1","gold":"1","s":1e999}\n{bad\n${deep}\n{"pred":"2","gold":"3"}\n`)
+    expect(r.status).toBe(0)
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(rows.map((x) => [x.line, x.correct])).toEqual([[undefined, true], [2, false], [3, false], [undefined, false]])
+    expect(rows[0]!.s).toBe("Infinity")
+    expect(rows[1]!.error).toMatch(/^invalid JSON/)
+    expect(r.stderr).toMatch(/1\/4 correct .* 2 bad rows/)
   })
 })

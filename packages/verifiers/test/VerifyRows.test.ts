@@ -31,9 +31,9 @@ describe("VerifyRows.run", () => {
       expect(fromAsync).toEqual(fromArray)
     }))
 
-  it.effect("fails on bad JSON naming the 1-based line (blank lines count)", () =>
+  it.effect("strict: fails on bad JSON naming the 1-based line (blank lines count)", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(VerifyRows.run([rows[0]!, "", "{not json"], "math"))
+      const error = yield* Effect.flip(VerifyRows.run([rows[0]!, "", "{not json"], "math", { strict: true }))
       expect(error).toBeInstanceOf(BadRowError)
       expect(error.message).toMatch(/^line 3: invalid JSON/)
     }))
@@ -41,11 +41,12 @@ describe("VerifyRows.run", () => {
   it.effect.each([
     ['{"gold": "1"}', 'line 1: missing field "pred"'],
     ['{"pred": "1"}', 'line 1: missing field "gold"'],
-    ['{"pred": "1", "gold": null}', 'line 1: field "gold" must be a string or number, got null'],
+    ['{"pred": "1", "gold": null}', 'line 1: field "gold" must be a string or finite number, got null'],
+    ['{"pred": 1e999, "gold": "1"}', 'line 1: field "pred" must be a string or finite number, got "Infinity"'],
     ["[1, 2]", 'line 1: expected a JSON object with "pred" and "gold"']
   ])("%s -> %s", ([line, message]) =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(VerifyRows.run(lines([line]), "exact"))
+      const error = yield* Effect.flip(VerifyRows.run(lines([line]), "exact", { strict: true }))
       expect(error.message).toBe(message)
     }))
 
@@ -82,5 +83,64 @@ describe("VerifyRows.run", () => {
       const out = yield* VerifyRows.runWith(input, flaky, { explain: true })
       expect(out.map((r) => r.correct)).toEqual([true, false, true])
       expect(out[1]!.explain).toEqual({ extracted: null, gold: null, rule: "verifier failed", reason: "verifier failed: boom" })
+    }))
+
+  it.effect("a bad row becomes an error row and the batch goes on; strict fails at the first", () =>
+    Effect.gen(function*() {
+      const deep = `{"pred": "1", "gold": "1", "x": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+      const input = [rows[0]!, "{not json", '{"pred": "1", "gold": [2]}', deep, '{"pred": 1}', rows[2]!]
+      const out = yield* VerifyRows.run(input, "math")
+      expect(out.map((r) => r.correct)).toEqual([true, false, false, false, false, false])
+      expect(out.slice(1, 5).map((r) => [r.line, r.reward, r.extracted])).toEqual([[2, 0, null], [3, 0, null], [4, 0, null], [5, 0, null]])
+      expect(out[1]!.error).toMatch(/^invalid JSON/)
+      expect(out[2]!.error).toBe('field "gold" must be a string or finite number, got [2]')
+      expect(out[3]!.error).toMatch(/^cannot write the row back/)
+      expect(out[4]!.error).toBe('missing field "gold"')
+      expect(out[5]!.id).toBe(2)
+      const error = yield* Effect.flip(VerifyRows.run(input, "math", { strict: true }))
+      expect(error.message).toMatch(/^line 2: invalid JSON/)
+    }))
+
+  it.effect("stream hands each row on as soon as it is graded and counts", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const seenWhenRead: Array<number> = []
+      async function* slow(): AsyncIterable<string> { // a live pipe: each line arrives later
+        for (const l of [rows[0]!, "oops", rows[2]!]) {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          seenWhenRead.push(seen.length)
+          yield l
+        }
+      }
+      const summary = yield* VerifyRows.stream(slow(), Verifier.math(), {}, (_row, json) => Effect.sync(() => void seen.push(json)))
+      expect(summary).toEqual({ rows: 3, correct: 1, errors: 1 })
+      expect(seenWhenRead).toEqual([0, 1, 2]) // each row was emitted before the next line arrived
+      expect(seen.map((j) => JSON.parse(j).correct)).toEqual([true, false, false])
+    }))
+
+  it.effect("a UTF-8 BOM on line 1 is ignored", () =>
+    Effect.gen(function*() {
+      const out = yield* VerifyRows.run(["\uFEFF" + rows[0]!, rows[2]!], "math", { strict: true })
+      expect(out.map((r) => r.correct)).toEqual([true, false])
+    }))
+
+  it.effect("both sides are bounded: a 20 MB gold grades quickly, by its end", () =>
+    Effect.gen(function*() {
+      const big = "x ".repeat(10_000_000) + "\\boxed{5}"
+      for (const name of ["math", "gsm8k", "exact"]) {
+        const t = Date.now()
+        yield* VerifyRows.run([JSON.stringify({ pred: "\\boxed{5}", gold: big }), JSON.stringify({ pred: big, gold: "5" })], name)
+        expect(Date.now() - t).toBeLessThan(1500)
+      }
+      const out = yield* VerifyRows.run([JSON.stringify({ pred: "\\boxed{5}", gold: big })], "math")
+      expect(out[0]!.correct).toBe(true)
+    }), 30_000)
+
+  it.effect("1e999 is written as \"Infinity\", never null", () =>
+    Effect.gen(function*() {
+      const out = yield* VerifyRows.run(['{"pred": "1", "gold": "1", "score": 1e999, "low": -1e999}'], "exact")
+      expect(VerifyRows.toJson(out[0]!)).toContain('"score":"Infinity","low":"-Infinity"')
+      const bad = yield* VerifyRows.run(['{"pred": 1e999, "gold": "1"}'], "exact")
+      expect(VerifyRows.toJson(bad[0]!)).toContain('got \\"Infinity\\"')
     }))
 })

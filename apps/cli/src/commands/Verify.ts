@@ -1,9 +1,11 @@
 /**
  * `duet verify`: grade completions from any model. Reads JSONL rows `{"pred": ..., "gold": ...}`
- * (stdin or --file) and writes each row back with `"correct"`, `"extracted"` and `"reward"`;
- * a summary (accuracy) goes to stderr.
+ * (stdin or --file) and writes each row back with `"correct"`, `"extracted"` and `"reward"` as soon
+ * as it is graded (waiting for stdout to drain, so memory stays bounded); a summary (accuracy) goes
+ * to stderr. A bad row is written as `{"line", "error", "correct": false, ...}` and the batch goes
+ * on, unless `--strict` (then exit 2 at the first bad row).
  */
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { createReadStream } from "node:fs"
 import { access } from "node:fs/promises"
@@ -24,6 +26,10 @@ export const command = Command.make(
     explain: Flag.Boolean("explain").pipe(
       Flag.withDescription("add \"explain\" to each row: the extracted answer, the gold answer and the rule that decided"),
       Flag.withDefault(false)
+    ),
+    strict: Flag.Boolean("strict").pipe(
+      Flag.withDescription("fail (exit 2) at the first bad row instead of writing it as {\"line\", \"error\", \"correct\": false} and going on"),
+      Flag.withDefault(false)
     )
   },
   (flags) =>
@@ -38,15 +44,23 @@ export const command = Command.make(
       }
       const lines = createInterface({ input, crlfDelay: Infinity })
       const where = Option.getOrElse(flags.file, () => "stdin")
-      const rows = yield* VerifyRows.run(lines, flags.verifier, { explain: flags.explain }).pipe(
+      // A reader that stops early (`| head`) ends the command quietly, as with other Unix tools.
+      process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+        if (e.code === "EPIPE") process.exit(0)
+        throw e
+      })
+      const write = (_row: unknown, json: string) =>
+        process.stdout.write(json + "\n")
+          ? Effect.void
+          : Effect.promise<void>(() => new Promise((resolve) => process.stdout.once("drain", () => resolve())))
+      const { correct, errors, rows } = yield* VerifyRows.streamByName(lines, flags.verifier, { explain: flags.explain, strict: flags.strict }, write).pipe(
         Effect.mapError((e) => new InputError({ message: `${where}: ${e.message}` }))
       )
-      for (const row of rows) yield* Console.log(JSON.stringify(row))
-      const correct = rows.filter((r) => r.correct).length
-      process.stderr.write(`${correct}/${rows.length} correct (${rows.length ? ((100 * correct) / rows.length).toFixed(1) : "0.0"}%) with the ${flags.verifier} verifier\n`)
+      const bad = errors > 0 ? `, ${errors} bad row${errors === 1 ? "" : "s"}` : ""
+      process.stderr.write(`${correct}/${rows} correct (${rows ? ((100 * correct) / rows).toFixed(1) : "0.0"}%) with the ${flags.verifier} verifier${bad}\n`)
     })
 ).pipe(
-  Command.withDescription("Grade completions: JSONL rows {\"pred\", \"gold\"} in, the same rows with \"correct\" and \"extracted\" out."),
+  Command.withDescription("Grade completions: JSONL rows {\"pred\", \"gold\"} in, the same rows with \"correct\" and \"extracted\" out, one per row as it is graded. Each side is graded on its last 100000 characters; a UTF-8 BOM is accepted; a bad row is written as {\"line\", \"error\", \"correct\": false} (--strict: exit 2); non-finite numbers (1e999) are written as the strings \"Infinity\"/\"-Infinity\", not null."),
   Command.withExamples([
     { command: `echo '{"pred":"so the answer is \\\\boxed{\\\\frac{1}{2}}","gold":"0.5"}' | duet verify`, description: "-> correct: true, extracted: \\frac{1}{2}" }
   ])
