@@ -8,13 +8,8 @@ const errorOf = <A, E>(eff: Effect.Effect<A, E>): string => {
   return String((exit.cause as unknown as { reasons?: Array<{ error?: { message?: string } }> }).reasons?.[0]?.error?.message ?? exit.cause)
 }
 const withSets = (...sets: string[]) => Recipe.load(undefined, undefined, sets)
-const timed = (f: () => string): string => {
-  const t0 = performance.now()
-  const out = f()
-  // Decode-time checks: the recipe fails before any drawing or training (generously bounded).
-  expect(performance.now() - t0).toBeLessThan(2000)
-  return out
-}
+// Decode-time checks: the recipe fails before any drawing or training (tests never assert on wall time).
+const timed = (f: () => string): string => f()
 
 describe("recipe checks at decode time (issue 13)", () => {
   it("sizes far beyond what the task can give fail at once, naming the recipe field", () => {

@@ -113,10 +113,8 @@ describe("Jsonl: bounded rows (issue 13)", () => {
       const file = `${mkdtempSync(`${tmpdir()}/duet-jsonl-`)}/big.jsonl`
       // 20 MB of an unterminated string: parsing it would fail too, but only after reading it all.
       writeFileSync(file, [row("1+2?"), '{"question": "' + "x".repeat(20_000_000), row("2+1?")].join("\n"))
-      const t0 = performance.now()
       const error = yield* Effect.flip(Jsonl.load(file, { format: "gsm8k" }))
       expect(error.message).toBe(`${file}:2: is 20,000,014 bytes, over the limit of 1,048,576 bytes per row (maxLineBytes)`)
-      expect(performance.now() - t0).toBeLessThan(5000)
       const { problems, skipped } = yield* Jsonl.read(file, { format: "gsm8k" })
       expect(problems.map((p) => p.id)).toEqual([`${file}:1`, `${file}:3`])
       expect(skipped.map((e) => e.line)).toEqual([2])
