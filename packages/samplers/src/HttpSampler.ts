@@ -15,7 +15,8 @@
  *   local sampler's would, its stop token included.
  * - Retries (Effect `Schedule`: exponential backoff with jitter) on 408/429/5xx, broken or refused
  *   connections, timeouts, and truncated or malformed bodies; other 4xx fail at once with the
- *   server's message. Each attempt moves to the next base URL, so a dead server's work goes to the
+ *   server's message. A `Retry-After` header (seconds or an HTTP date, RFC 9110 §10.2.3) on a 429
+ *   or 503 lengthens that wait to what the server asked, up to `maxRetryAfter`. Each attempt moves to the next base URL, so a dead server's work goes to the
  *   others. A group's rows are filled only from one complete, validated response (exactly `n`
  *   choices, each index once), so a retry can neither lose nor duplicate a rollout.
  * - At most `concurrency` requests are in flight per layer; a backoff wait holds no slot.
@@ -39,6 +40,8 @@ export interface ClientOptions {
   readonly retries?: number
   /** First backoff delay; it doubles per retry, with jitter (250 ms). */
   readonly backoff?: Duration.Input
+  /** Longest wait a server's `Retry-After` can ask for; a longer one is cut to this (60 s). */
+  readonly maxRetryAfter?: Duration.Input
 }
 
 export interface Options extends ClientOptions {
@@ -51,8 +54,22 @@ export class RequestError extends Schema.TaggedError<RequestError>()("RequestErr
   message: Schema.String,
   url: Schema.String,
   status: Schema.Number,
-  retryable: Schema.Boolean
+  retryable: Schema.Boolean,
+  /** The server's `Retry-After`, in milliseconds, when it sent one. */
+  retryAfterMs: Schema.optionalKey(Schema.Number)
 }) {}
+
+/**
+ * A `Retry-After` header value in milliseconds: delta-seconds (`"3"`) or an HTTP date; undefined
+ * when absent or unreadable (RFC 9110 §10.2.3). A date in the past is 0.
+ */
+export const parseRetryAfter = (value: string | null | undefined, now = Date.now()): number | undefined => {
+  if (value === null || value === undefined) return undefined
+  const v = value.trim()
+  if (/^\d+$/.test(v)) return Number(v) * 1000
+  const date = Date.parse(v)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
 
 /** A completion choice as the OpenAI completions API returns it (the fields duet reads). */
 export interface Choice {
@@ -113,12 +130,14 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client> =>
     if (!Number.isInteger(retries) || retries < 0) return yield* Effect.die(new Error(`HttpSampler: retries must be an integer >= 0, got ${retries}`))
     const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "120 seconds"))
     const backoff = Duration.fromInputUnsafe(options.backoff ?? "250 millis")
+    const maxRetryAfterMs = Duration.toMillis(Duration.fromInputUnsafe(options.maxRetryAfter ?? "60 seconds"))
     const slots = yield* Semaphore.make(concurrency)
     let nextUrl = 0
 
     const attempt = (base: string, method: "GET" | "POST", path: string, body: unknown, check: (r: unknown) => Problem | undefined) => {
       const url = base + path
-      const fail = (message: string, status: number, retryable: boolean) => new RequestError({ message, url, status, retryable })
+      const fail = (message: string, status: number, retryable: boolean, retryAfterMs?: number) =>
+        new RequestError({ message, url, status, retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) })
       return Effect.tryPromise({
         try: async (signal) => {
           const res = await fetch(url, {
@@ -130,7 +149,8 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client> =>
             ...(method === "POST" ? { body: JSON.stringify(body) } : {}),
             signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
           })
-          return { status: res.status, text: await res.text() }
+          const retryAfterMs = res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers.get("retry-after")) : undefined
+          return { status: res.status, text: await res.text(), retryAfterMs }
         },
         catch: (e) => {
           const err = e as Error & { cause?: { code?: string; message?: string } }
@@ -138,7 +158,7 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client> =>
           return fail(`connection failed: ${err.cause?.code ?? err.cause?.message ?? err.message}`, 0, true)
         }
       }).pipe(
-        Effect.flatMap(({ status, text }) => {
+        Effect.flatMap(({ status, text, retryAfterMs }) => {
           let parsed: unknown
           try {
             parsed = JSON.parse(text)
@@ -146,10 +166,10 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client> =>
             return Effect.fail(
               status >= 200 && status < 300
                 ? fail(`malformed JSON body (${text.length} bytes): ${text.slice(0, 80)}`, status, true)
-                : fail(`HTTP ${status}: ${text.slice(0, 200)}`, status, retryableStatus(status))
+                : fail(`HTTP ${status}: ${text.slice(0, 200)}`, status, retryableStatus(status), retryAfterMs)
             )
           }
-          if (status < 200 || status >= 300) return Effect.fail(fail(`HTTP ${status}: ${errorMessage(parsed, text)}`, status, retryableStatus(status)))
+          if (status < 200 || status >= 300) return Effect.fail(fail(`HTTP ${status}: ${errorMessage(parsed, text)}`, status, retryableStatus(status), retryAfterMs))
           const bad = check(parsed)
           return bad === undefined ? Effect.succeed(parsed) : Effect.fail(fail(`unusable response: ${bad.reason}`, status, bad.retryable))
         }),
@@ -164,7 +184,14 @@ export const makeClient = (options: ClientOptions): Effect.Effect<Client> =>
         let tries = 0
         return Effect.suspend(() => attempt(baseUrls[(start + tries++) % baseUrls.length]!, method, path, body, check)).pipe(
           Effect.retry({
-            schedule: Schedule.exponential(backoff).pipe(Schedule.jittered),
+            // the server's Retry-After, when it sent one, is the least wait (capped at maxRetryAfter)
+            schedule: Schedule.exponential(backoff).pipe(
+              Schedule.jittered,
+              Schedule.modifyDelay(({ input, duration }) => {
+                const asked = (input as RequestError).retryAfterMs
+                return Effect.succeed(asked === undefined ? duration : Duration.millis(Math.max(Duration.toMillis(duration), Math.min(asked, maxRetryAfterMs))))
+              })
+            ),
             times: retries,
             while: (e: RequestError) => e.retryable
           })
@@ -257,50 +284,50 @@ export const groupBody = (model: string, request: SampleRequest, group: PromptGr
 })
 
 /**
- * The `Sampler` over OpenAI-compatible servers (see the module comment). The layer's client (and
- * its concurrency limit) is shared by every request made through it.
+ * The `Sampler` service over OpenAI-compatible servers (see the module comment); its client (and
+ * the concurrency limit) is shared by every request made through it.
  */
-export const layer = (options: Options): Layer.Layer<Sampler> =>
-  Layer.effect(
-    Sampler,
-    Effect.gen(function* () {
-      const client = yield* makeClient(options)
-      return Sampler.of({
-        name: `http(${client.baseUrls.join(", ")})`,
-        sample: Effect.fn("Sampler.http.sample")(function* (request: SampleRequest) {
-          const rows: Array<Completion | undefined> = request.prompts.map(() => undefined)
-          yield* Effect.forEach(
-            promptGroups(request.prompts),
-            (group) => {
-              const n = group.end - group.start
-              const read: Completion[] = []
-              const check = (r: CompletionsResponse): Problem | undefined => {
-                read.length = 0
-                if (r.choices.length !== n) return { reason: `${r.choices.length} choices for n = ${n}`, retryable: true }
-                const byIndex = new Array<Completion | undefined>(n)
-                for (const c of r.choices) {
-                  if (c.index < 0 || c.index >= n || byIndex[c.index] !== undefined) return { reason: `choice index ${c.index} is out of range or repeated`, retryable: true }
-                  const completion = readChoice(c, request.maxTokens)
-                  if ("reason" in completion) return completion
-                  byIndex[c.index] = completion
-                }
-                read.push(...(byIndex as Completion[]))
-                return undefined
+export const make = (options: Options): Effect.Effect<Sampler["Service"]> =>
+  Effect.gen(function* () {
+    const client = yield* makeClient(options)
+    return Sampler.of({
+      name: `http(${client.baseUrls.join(", ")})`,
+      sample: Effect.fn("Sampler.http.sample")(function* (request: SampleRequest) {
+        const rows: Array<Completion | undefined> = request.prompts.map(() => undefined)
+        yield* Effect.forEach(
+          promptGroups(request.prompts),
+          (group) => {
+            const n = group.end - group.start
+            const read: Completion[] = []
+            const check = (r: CompletionsResponse): Problem | undefined => {
+              read.length = 0
+              if (r.choices.length !== n) return { reason: `${r.choices.length} choices for n = ${n}`, retryable: true }
+              const byIndex = new Array<Completion | undefined>(n)
+              for (const c of r.choices) {
+                if (c.index < 0 || c.index >= n || byIndex[c.index] !== undefined) return { reason: `choice index ${c.index} is out of range or repeated`, retryable: true }
+                const completion = readChoice(c, request.maxTokens)
+                if ("reason" in completion) return completion
+                byIndex[c.index] = completion
               }
-              return client.completions(groupBody(options.model, request, group), check).pipe(
-                Effect.map(() => {
-                  read.forEach((c, j) => {
-                    rows[group.start + j] = c
-                  })
+              read.push(...(byIndex as Completion[]))
+              return undefined
+            }
+            return client.completions(groupBody(options.model, request, group), check).pipe(
+              Effect.map(() => {
+                read.forEach((c, j) => {
+                  rows[group.start + j] = c
                 })
-              )
-            },
-            { concurrency: "unbounded", discard: true }
-          ).pipe(Effect.mapError((e) => new SamplerError({ message: `http sampler: ${e.message} (${e.url})` })))
-          const missing = rows.findIndex((r) => r === undefined)
-          if (missing >= 0) return yield* new SamplerError({ message: `http sampler: row ${missing} got no completion` })
-          return rows as Completion[]
-        })
+              })
+            )
+          },
+          { concurrency: "unbounded", discard: true }
+        ).pipe(Effect.mapError((e) => new SamplerError({ message: `http sampler: ${e.message} (${e.url})` })))
+        const missing = rows.findIndex((r) => r === undefined)
+        if (missing >= 0) return yield* new SamplerError({ message: `http sampler: row ${missing} got no completion` })
+        return rows as Completion[]
       })
     })
-  )
+  })
+
+/** `make` as a layer: provide it where `Sampler.layerLocal` would go. */
+export const layer = (options: Options): Layer.Layer<Sampler> => Layer.effect(Sampler, make(options))

@@ -87,17 +87,20 @@ const deadUrl = async (): Promise<string> => {
   return `http://127.0.0.1:${port}/v1`
 }
 
-type Fault = "429" | "500" | "drop" | "truncate" | "slow" | "ok"
+type Fault = "429" | "429-retry-after" | "500" | "drop" | "truncate" | "slow" | "ok"
 
 /** A proxy in front of duet serve that injects the listed faults, in order, then passes requests through. */
-const faultyProxy = async (upstream: string, faults: Fault[]): Promise<{ url: string; seen: Fault[]; close: () => Promise<void> }> => {
+const faultyProxy = async (upstream: string, faults: Fault[]): Promise<{ url: string; seen: Fault[]; at: number[]; close: () => Promise<void> }> => {
   const seen: Fault[] = []
+  const at: number[] = [] // arrival time of each request (ms)
   const server: Server = createServer(async (req, res) => {
+    at.push(performance.now())
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
     const fault = faults.shift() ?? "ok"
     seen.push(fault)
     if (fault === "429") return res.writeHead(429, { "content-type": "application/json" }).end('{"error":{"message":"rate limited"}}')
+    if (fault === "429-retry-after") return res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":{"message":"slow down"}}')
     if (fault === "500") return res.writeHead(500).end("upstream exploded")
     if (fault === "drop") return req.socket.destroy()
     const r = await fetch(upstream + req.url!.replace(/^\/v1/, ""), { method: req.method!, headers: { "content-type": "application/json" }, body: Buffer.concat(chunks) })
@@ -115,6 +118,7 @@ const faultyProxy = async (upstream: string, faults: Fault[]): Promise<{ url: st
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`,
     seen,
+    at,
     close: () => new Promise((ok) => {
       server.closeAllConnections()
       server.close(() => ok())
@@ -136,6 +140,29 @@ describe("HttpSampler under faults", () => {
       await proxy.close()
     }
   }, 30_000)
+
+  it("waits at least the Retry-After a 429 asks for (not its own 5 ms backoff), and loses nothing", async () => {
+    // one group, so the proxy sees exactly: the 429, then the retry
+    const one: Sampler.SampleRequest = { ...request(5), prompts: request(5).prompts.slice(0, 4) }
+    const want = await sample({ baseUrls: [server.baseUrl], model: "tiny" }, one)
+    const proxy = await faultyProxy(server.baseUrl, ["429-retry-after"])
+    try {
+      expectSameRows(await sample({ baseUrls: [proxy.url], model: "tiny", backoff: "5 millis", retries: 3 }, one), want)
+      expect(proxy.seen).toEqual(["429-retry-after", "ok"])
+      // the gap is the schedule's delay, not a speed: Retry-After: 1 means at least 1000 ms
+      expect(proxy.at[1]! - proxy.at[0]!).toBeGreaterThanOrEqual(990)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("reads Retry-After as seconds or an HTTP date", () => {
+    expect(HttpSampler.parseRetryAfter("3")).toBe(3000)
+    expect(HttpSampler.parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000)
+    expect(HttpSampler.parseRetryAfter(new Date(1_000).toUTCString(), 4_000)).toBe(0)
+    expect(HttpSampler.parseRetryAfter("soon")).toBeUndefined()
+    expect(HttpSampler.parseRetryAfter(null)).toBeUndefined()
+  })
 
   it("gives up after its retries with the last error", async () => {
     const proxy = await faultyProxy(server.baseUrl, Array(20).fill("500"))
