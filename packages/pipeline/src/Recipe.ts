@@ -109,6 +109,31 @@ export const Loss = Schema.Union([
   })
 ])
 
+/**
+ * Where rollouts come from: `local` (the in-process policy, the default) or `http`, OpenAI-compatible
+ * servers (`duet serve`, vLLM, SGLang) through `@duet/samplers` `HttpSampler` (see `RolloutSource`).
+ */
+export const RolloutSampler = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("local") }),
+  Schema.Struct({
+    kind: Schema.Literal("http"),
+    /** Base URLs, e.g. `http://127.0.0.1:8000/v1`; groups spread over all of them. */
+    baseUrls: Schema.Array(Schema.String).check(Schema.isMinLength(1)),
+    /** The `model` field of each request (default: the first server's only model). */
+    model: Schema.optionalKey(Schema.String),
+    /** Most requests in flight (default 8; the number of prompts per step lets a server batch a whole step). */
+    concurrency: Schema.optionalKey(PositiveInt),
+    /** Time limit of one attempt in ms (default 120000). */
+    timeoutMs: Schema.optionalKey(PositiveInt),
+    /** Retries of a request after its first attempt (default 6). */
+    retries: Schema.optionalKey(NonNegativeInt),
+    /** After each update, save the policy and `POST /update_weights_from_disk` to every server (default true). */
+    pushWeights: Schema.optionalKey(Schema.Boolean),
+    /** Recompute every rollout's log-probs locally, not only those the server did not return (default false). */
+    recomputeLogprobs: Schema.optionalKey(Schema.Boolean)
+  })
+])
+
 export const Rl = Schema.Struct({
   /** Optimizer steps (one batch of rollouts each). */
   steps: NonNegativeInt,
@@ -128,7 +153,9 @@ export const Rl = Schema.Struct({
   skipZeroAdvantage: Schema.Boolean,
   sampling: Sampling,
   /** Distinct training prompts (an epoch); steps cycle through them in a seeded order. */
-  trainProblems: PositiveInt
+  trainProblems: PositiveInt,
+  /** Absent: `{ kind: "local" }`. */
+  sampler: Schema.optionalKey(RolloutSampler)
 })
 
 export const Eval = Schema.Struct({

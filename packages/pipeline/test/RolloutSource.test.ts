@@ -1,0 +1,161 @@
+/**
+ * RolloutSource against a real `duet serve` (OpenAiServer on loopback): the recipe's sampler, the
+ * weights pushed after an update, and the log-probs a server leaves out recomputed locally.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createServer } from "node:http"
+import type { Server } from "node:http"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Scope } from "effect"
+import { Engine } from "@duet/engine"
+import { Checkpoint, Gpt } from "@duet/model"
+import type { Policy } from "@duet/model"
+import { OpenAiServer, Sampler } from "@duet/samplers"
+import { Recipe, RolloutSource, Tokens } from "../src/index.js"
+
+const codec = Tokens.charCodec("0123456789+-= \n", "\n")
+const config = Gpt.makeConfig({ vocabSize: codec.tokenizer.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 })
+const stop = codec.stopToken
+
+let dir: string
+let served: Policy // what the server starts with
+let trained: Policy // the trainer's policy, other weights of the same shape
+let server: OpenAiServer.Running
+let scope: Scope.Closeable
+
+beforeAll(async () => {
+  await Engine.init({ threads: 1 })
+  dir = mkdtempSync(join(tmpdir(), "duet-rollout-source-"))
+  served = Gpt.init(config, 1)
+  trained = Gpt.init(config, 2)
+  await Checkpoint.save(join(dir, "served"), { config, params: served.params, tokenizer: codec.tokenizer })
+  scope = await Effect.runPromise(Scope.make())
+  server = await Effect.runPromise(Scope.provide(scope)(OpenAiServer.serve({ checkpoint: join(dir, "served"), modelName: "tiny" })))
+})
+afterAll(async () => {
+  if (scope) await Effect.runPromise(Scope.close(scope, Exit.void))
+  served?.dispose()
+  trained?.dispose()
+})
+
+const recipeWith = (sampler: unknown): Promise<Recipe.Recipe> => Effect.runPromise(Recipe.decode({ rl: { sampler } }))
+
+/** Two prompts, a group of 4 each (GRPO's layout). */
+const request = (seed: number): Sampler.SampleRequest => ({
+  prompts: [...Array(4).fill(codec.prompt("12+34=")), ...Array(4).fill(codec.prompt("7-5="))],
+  maxTokens: 10,
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  stopTokens: [stop],
+  seed
+})
+
+const sample = (recipe: Recipe.Recipe, req: Sampler.SampleRequest, policy: Policy = trained) =>
+  Effect.runPromise(Effect.provide(Effect.flatMap(Sampler.Sampler, (s) => s.sample(req)), RolloutSource.layer(recipe, () => policy, codec)))
+
+const logprobsUnder = (policy: Policy, req: Sampler.SampleRequest, rows: ReadonlyArray<Sampler.Completion>) =>
+  RolloutSource.recomputeLogprobs(policy, req.prompts, rows.map((r) => r.tokens))
+
+const expectClose = (got: ReadonlyArray<Float32Array>, want: ReadonlyArray<Float32Array>) =>
+  got.forEach((row, i) => {
+    expect(row.length).toBe(want[i]!.length)
+    row.forEach((x, j) => expect(x).toBeCloseTo(want[i]![j]!, 4))
+  })
+
+/** A proxy in front of duet serve that strips `logprobs` from every choice (a server that returns none). */
+const noLogprobsProxy = async (upstream: string): Promise<{ url: string; close: () => Promise<void> }> => {
+  const proxy: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    const r = await fetch(upstream + req.url!.replace(/^\/v1/, ""), { method: req.method!, headers: { "content-type": "application/json" }, ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {}) })
+    const body = (await r.json()) as { choices?: Array<Record<string, unknown>> }
+    for (const c of body.choices ?? []) c.logprobs = null
+    res.writeHead(r.status, { "content-type": "application/json" }).end(JSON.stringify(body))
+  })
+  await new Promise<void>((ok) => proxy.listen(0, "127.0.0.1", ok))
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/v1`,
+    close: () => new Promise((ok) => {
+      proxy.closeAllConnections()
+      proxy.close(() => ok())
+    })
+  }
+}
+
+describe("RolloutSource", () => {
+  it("local (or no rl.sampler): the in-process sampler, and afterUpdate writes nothing", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "duet-rs-local-"))
+    for (const recipe of [await Effect.runPromise(Recipe.decode({})), await recipeWith({ kind: "local" })]) {
+      const rows = await sample(recipe, request(3))
+      const want = await Effect.runPromise(Effect.provide(Effect.flatMap(Sampler.Sampler, (s) => s.sample(request(3))), Sampler.layerLocal(() => trained)))
+      expect(rows.map((r) => Array.from(r.tokens))).toEqual(want.map((r) => Array.from(r.tokens)))
+      await Effect.runPromise(RolloutSource.afterUpdate(recipe, trained, 1, runDir, codec))
+      expect(existsSync(RolloutSource.weightsDir(runDir))).toBe(false)
+    }
+  })
+
+  it("http: rollouts from duet serve; pushed weights change what it samples (its log-probs become the trainer's)", async () => {
+    const recipe = await recipeWith({ kind: "http", baseUrls: [server.baseUrl] }) // model: the server's only one
+    const runDir = mkdtempSync(join(tmpdir(), "duet-rs-http-"))
+    const before = await sample(recipe, request(5))
+    expect(before).toHaveLength(8)
+    // the server's log-probs are its own policy's, not the trainer's
+    expectClose(before.map((r) => r.logprobs), logprobsUnder(served, request(5), before))
+    before.forEach((r) => expect(r.finishReason === "length" ? r.tokens.length === 10 : r.tokens[r.tokens.length - 1] === stop).toBe(true))
+
+    const version = server.stats().weightsVersion
+    await Effect.runPromise(RolloutSource.afterUpdate(recipe, trained, 1, runDir, codec))
+    expect(server.stats().weightsVersion).toBe(version + 1)
+    expect(existsSync(join(RolloutSource.weightsDir(runDir), "config.json"))).toBe(true)
+
+    const after = await sample(recipe, request(5))
+    expect(after.map((r) => Array.from(r.tokens))).not.toEqual(before.map((r) => Array.from(r.tokens)))
+    expectClose(after.map((r) => r.logprobs), logprobsUnder(trained, request(5), after))
+    // a second push overwrites the same directory
+    await Effect.runPromise(RolloutSource.afterUpdate(recipe, served, 2, runDir, codec))
+    expect(server.stats().weightsVersion).toBe(version + 2)
+    expectClose((await sample(recipe, request(5))).map((r) => r.logprobs), before.map((r) => r.logprobs))
+  })
+
+  it("http: log-probs the server leaves out are recomputed locally (one finite value per token); recomputeLogprobs redoes all", async () => {
+    const proxy = await noLogprobsProxy(server.baseUrl)
+    try {
+      const recipe = await recipeWith({ kind: "http", baseUrls: [proxy.url], model: "tiny" })
+      const rows = await sample(recipe, request(7), trained)
+      rows.forEach((r) => expect(r.logprobs.every(Number.isFinite)).toBe(true))
+      expectClose(rows.map((r) => r.logprobs), logprobsUnder(trained, request(7), rows))
+      // with the server's own log-probs present, recomputeLogprobs replaces them by the trainer's
+      const all = await recipeWith({ kind: "http", baseUrls: [server.baseUrl], model: "tiny", recomputeLogprobs: true })
+      const direct = await sample(all, request(7), trained)
+      expectClose(direct.map((r) => r.logprobs), logprobsUnder(trained, request(7), direct))
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("http: a push the server refuses fails with its message; pushWeights false pushes nothing", async () => {
+    const other = Gpt.init({ ...config, nEmbd: 24, nHead: 2 }, 3)
+    try {
+      const recipe = await recipeWith({ kind: "http", baseUrls: [server.baseUrl] })
+      const exit = await Effect.runPromise(Effect.exit(RolloutSource.afterUpdate(recipe, other, 4, mkdtempSync(join(tmpdir(), "duet-rs-bad-")), codec)))
+      expect(exit._tag).toBe("Failure")
+      expect(JSON.stringify(exit)).toMatch(/update_weights_from_disk: HTTP 400: .*another config or tokenizer/)
+      const off = await recipeWith({ kind: "http", baseUrls: [server.baseUrl], pushWeights: false })
+      const runDir = mkdtempSync(join(tmpdir(), "duet-rs-off-"))
+      const version = server.stats().weightsVersion
+      await Effect.runPromise(RolloutSource.afterUpdate(off, trained, 1, runDir, codec))
+      expect(server.stats().weightsVersion).toBe(version)
+      expect(existsSync(RolloutSource.weightsDir(runDir))).toBe(false)
+    } finally {
+      other.dispose()
+    }
+  })
+
+  it("recipe: rl.sampler is checked at decode (an empty baseUrls, an unknown kind) with its path", async () => {
+    await expect(recipeWith({ kind: "http", baseUrls: [] })).rejects.toThrow(/rl\.sampler/)
+    await expect(recipeWith({ kind: "grpc", baseUrls: ["x"] })).rejects.toThrow(/rl\.sampler/)
+  })
+})
