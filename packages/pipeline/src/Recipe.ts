@@ -37,9 +37,32 @@ export const JsonlTask = Schema.Struct({
   train: Schema.String,
   test: Schema.String,
   ood: Schema.optionalKey(Schema.String),
-  format: Schema.Literals(["gsm8k", "math"])
+  format: Schema.Literals(["gsm8k", "math"]),
+  /** SFT demonstrations: the bare gold answer (default) or the row's worked solution on one line. */
+  sft: Schema.optionalKey(Schema.Literals(["answer", "solution"]))
 })
-export const Task = Schema.Union([ArithmeticTask, CountdownTask, JsonlTask])
+/**
+ * Data files, JSONL or Parquet by extension: `format` names the row shape (default "auto": from
+ * the first row's columns) or `columns` maps the fields of any other shape (dot paths).
+ */
+export const DatasetTask = Schema.Struct({
+  kind: Schema.Literal("dataset"),
+  train: Schema.String,
+  test: Schema.String,
+  ood: Schema.optionalKey(Schema.String),
+  format: Schema.optionalKey(Schema.Literals(["gsm8k", "math", "verl", "dapo", "auto"])),
+  columns: Schema.optionalKey(
+    Schema.Struct({
+      prompt: Schema.String,
+      answer: Schema.String,
+      solution: Schema.optionalKey(Schema.String),
+      gold: Schema.optionalKey(Schema.Literals(["as-is", "after-hashes", "last-boxed"]))
+    })
+  ),
+  /** SFT demonstrations: the bare gold answer (default) or the row's worked solution on one line. */
+  sft: Schema.optionalKey(Schema.Literals(["answer", "solution"]))
+})
+export const Task = Schema.Union([ArithmeticTask, CountdownTask, JsonlTask, DatasetTask])
 
 // ---- model ------------------------------------------------------------------------------------
 export const Model = Schema.Struct({

@@ -31,6 +31,7 @@ export const proceduralTask = (spec: TaskSpec): Task.Task | undefined => {
     case "countdown":
       return Countdown.task(spec.numbers ? { count: { min: spec.numbers, max: spec.numbers } } : {})
     case "jsonl":
+    case "dataset":
       return undefined
   }
 }

@@ -2,8 +2,8 @@
  * From a recipe to the objects a run needs: the task and its splits, the codec, a fresh policy.
  */
 import { Effect } from "effect"
-import { Arithmetic, Countdown, Jsonl, Dataset, Alphabet } from "@duet/tasks"
-import type { Problem, Task } from "@duet/tasks"
+import { Arithmetic, Countdown, DataFile, Dataset, Alphabet } from "@duet/tasks"
+import type { Problem, RowFormat, Task } from "@duet/tasks"
 import { Gpt } from "@duet/model"
 import { MathAnswer } from "@duet/verifiers"
 import type { GptConfig } from "@duet/model"
@@ -25,27 +25,84 @@ export interface Setup {
 }
 
 /**
- * Every data row must fit the model: BOS + prompt + answer + stop within `model.blockSize` (SFT trains
- * on it; evaluation must be able to write the answer). Caught at load, naming the first row's file
- * and line, instead of at the first SFT step without either.
+ * Every data row must fit the model: BOS + prompt + demonstration (answer or solution, stop
+ * included) within `model.blockSize` (SFT trains on it; evaluation must be able to write the
+ * answer). Caught at load, naming the first row's file and line and the blockSize every row
+ * needs, instead of at the first SFT step without either.
  */
-const fitsBlock = (recipe: Recipe, problems: ReadonlyArray<Problem>): Effect.Effect<void, RecipeError> => {
+const fitsBlock = (recipe: Recipe, problems: ReadonlyArray<Problem>, completion: (p: Problem) => string): Effect.Effect<void, RecipeError> => {
   const blockSize = recipe.model.blockSize
-  const over = problems.filter((p) => 1 + [...p.prompt].length + [...p.answer].length + 1 > blockSize)
+  const need = (p: Problem) => 1 + [...p.prompt].length + [...completion(p)].length
+  const over = problems.filter((p) => need(p) > blockSize)
   if (over.length === 0) return Effect.void
   const p = over[0]!
   const prompt = 1 + [...p.prompt].length
-  const answer = [...p.answer].length + 1
+  const answer = [...completion(p)].length
+  const needed = Math.max(...over.map(need))
   return Effect.fail(
     new RecipeError({
       message:
         `${p.id}: the prompt takes ${prompt} tokens (BOS included) and the answer ${answer} (stop included): ` +
         `${prompt + answer} > model.blockSize ${blockSize}` +
         (over.length > 1 ? ` (and ${over.length - 1} more rows)` : "") +
-        "; raise model.blockSize or leave such rows out of the data"
+        `; set model.blockSize to at least ${needed} (the longest row) or leave such rows out of the data`
     })
   )
 }
+
+/** Loads one data file of a `dataset` (or `jsonl`) task; errors name the recipe field and the file. */
+const loadFile = (
+  field: string,
+  path: string,
+  spec: { readonly kind: string; readonly format?: RowFormat.FormatOrAuto; readonly columns?: DataFile.Columns }
+) =>
+  DataFile.load(path, { ...(spec.kind === "jsonl" ? { container: "jsonl" as const } : {}), ...(spec.format === undefined ? {} : { format: spec.format }), ...(spec.columns === undefined ? {} : { columns: spec.columns }) }).pipe(
+    Effect.mapError((e) => new RecipeError({ message: `task.${field}: ${e.message}` }))
+  )
+
+/** A task over loaded data files: graded by value (the math-answer verifier), demonstrations from the answer or the solution. */
+const dataTask = (
+  recipe: Recipe,
+  spec: {
+    readonly kind: string
+    readonly train: string
+    readonly test: string
+    readonly ood?: string
+    readonly format?: RowFormat.FormatOrAuto
+    readonly columns?: DataFile.Columns
+    readonly sft?: "answer" | "solution"
+  },
+  name: string
+) =>
+  Effect.gen(function* () {
+    const train = yield* loadFile("train", spec.train, spec)
+    const test = yield* loadFile("test", spec.test, spec)
+    const ood = spec.ood ? yield* loadFile("ood", spec.ood, spec) : []
+    const sft = spec.sft ?? "answer"
+    if (sft === "solution" && recipe.sft.steps > 0) {
+      const bare = train.slice(0, recipe.sft.examples).find((p) => DataFile.solutionLine(p) === undefined)
+      if (bare !== undefined) {
+        return yield* new RecipeError({
+          message: `task.sft: "solution", but ${bare.id} has no solution column (give task.columns.solution, or task.sft: "answer")`
+        })
+      }
+    }
+    const demonstration = (p: Problem) => `${(sft === "solution" ? DataFile.solutionLine(p) : undefined) ?? p.answer}\n`
+    yield* fitsBlock(recipe, [...train, ...test, ...ood], demonstration)
+    const all = [...train, ...test, ...ood]
+    const alphabet = Alphabet.of(...all.flatMap((p) => [p.prompt, p.answer, demonstration(p)]), "\n")
+    // Real math data is graded by value (the math-answer verifier), not by string; a solution's
+    // final answer (`#### N`, the last box) is what the verifier extracts from the first line.
+    const task: Task.Task = {
+      name,
+      alphabet,
+      stop: "\n",
+      split: () => [],
+      demonstration,
+      verify: (completion, p) => MathAnswer.check(completion.split("\n")[0]!, p.answer).correct
+    }
+    return { task, splits: { train, test, ood } }
+  })
 
 const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Splits }, RecipeError> => {
   const spec = recipe.task
@@ -64,25 +121,10 @@ const taskOf = (recipe: Recipe): Effect.Effect<{ task: Task.Task; splits?: Split
     case "countdown":
       return guard(() => ({ task: Countdown.task(spec.numbers ? { count: { min: spec.numbers, max: spec.numbers } } : {}) }))
     case "jsonl":
-      return Effect.gen(function* () {
-        const load = (path: string) =>
-          Jsonl.load(path, { format: spec.format }).pipe(Effect.mapError((e) => new RecipeError({ message: e.message })))
-        const train = yield* load(spec.train)
-        const test = yield* load(spec.test)
-        const ood = spec.ood ? yield* load(spec.ood) : []
-        yield* fitsBlock(recipe, [...train, ...test, ...ood])
-        const alphabet = Alphabet.of(...[...train, ...test, ...ood].flatMap((p) => [p.prompt, p.answer]), "\n")
-        // Real math data is graded by value (the math-answer verifier), not by string.
-        const task: Task.Task = {
-          name: `jsonl:${spec.format}`,
-          alphabet,
-          stop: "\n",
-          split: () => [],
-          demonstration: (p) => `${p.answer}\n`,
-          verify: (completion, p) => MathAnswer.check(completion.split("\n")[0]!, p.answer).correct
-        }
-        return { task, splits: { train, test, ood } }
-      })
+      // The older spelling of a dataset task (JSONL files in a named format).
+      return dataTask(recipe, spec, `jsonl:${spec.format}`)
+    case "dataset":
+      return dataTask(recipe, spec, `dataset:${typeof spec.format === "string" ? spec.format : spec.columns !== undefined ? "columns" : "auto"}`)
   }
 }
 

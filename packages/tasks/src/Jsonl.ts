@@ -13,7 +13,8 @@ import type { Problem } from "./Problem.js"
 import * as RowFormat from "./RowFormat.js"
 
 export interface Options {
-  readonly format: RowFormat.Format
+  /** Row shape; "auto" picks it from the first row's fields (`RowFormat.detect`). */
+  readonly format: RowFormat.FormatOrAuto
   /** "fail" (default): the first bad row fails the load; "skip": bad rows are left out and listed by `read`. */
   readonly onBadRow?: "fail" | "skip"
   /** Longest line accepted, in bytes (default 1 MiB: far above any GSM8K or MATH row). */
@@ -57,7 +58,8 @@ export interface Loaded {
 }
 
 /** Parses JSONL text (pure); `file` only labels ids and errors. Every bad row is collected. */
-export const parse = (text: string, file: string, format: RowFormat.Format): Loaded => {
+export const parse = (text: string, file: string, formatOrAuto: RowFormat.FormatOrAuto): Loaded => {
+  let format = formatOrAuto === "auto" ? undefined : formatOrAuto
   const problems: Problem[] = []
   const skipped: DatasetError[] = []
   const lines = text.split("\n")
@@ -73,6 +75,11 @@ export const parse = (text: string, file: string, format: RowFormat.Format): Loa
     } catch (e) {
       skipped.push(at(where, `invalid JSON: ${(e as Error).message}`))
       continue
+    }
+    if (format === undefined) {
+      const found = RowFormat.resolve("auto", [row])
+      if (found.error !== undefined) return { problems: [], skipped: [at(where, found.error)] }
+      format = found.format
     }
     const p = RowFormat.toProblem(row, format, where)
     if (p instanceof DatasetError) skipped.push(p)

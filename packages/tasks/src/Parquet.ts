@@ -13,8 +13,8 @@ import type { Problem } from "./Problem.js"
 import * as RowFormat from "./RowFormat.js"
 
 export interface Options {
-  /** Row shape (default "verl"). */
-  readonly format?: RowFormat.Format
+  /** Row shape (default "verl"); "auto" picks it from the first row's columns (`RowFormat.detect`). */
+  readonly format?: RowFormat.FormatOrAuto
   /** Shorthand for `format: mapping` (dot paths onto other columns); give one of the two. */
   readonly mapping?: RowFormat.Mapping
   /** "fail" (default): the first bad row fails the load; "skip": bad rows are left out and listed by `read`. */
@@ -27,9 +27,12 @@ export interface Loaded {
 }
 
 /** Converts decoded rows (pure); `file` only labels ids and errors. */
-export const fromRows = (rows: ReadonlyArray<unknown>, file: string, format: RowFormat.Format): Loaded => {
+export const fromRows = (rows: ReadonlyArray<unknown>, file: string, formatOrAuto: RowFormat.FormatOrAuto): Loaded => {
   const problems: Problem[] = []
   const skipped: DatasetError[] = []
+  const resolved = RowFormat.resolve(formatOrAuto, rows)
+  if (resolved.error !== undefined) return { problems, skipped: [new DatasetError({ file, row: 0, reason: resolved.error })] }
+  const format = resolved.format
   rows.forEach((row, i) => {
     const p = RowFormat.toProblem(row, format, { file, row: i })
     if (p instanceof DatasetError) skipped.push(p)

@@ -6,8 +6,15 @@
  *   `\boxed{}` of `solution`.
  * - "verl": verl's RL parquet rows: `prompt` (a chat: `[{ role, content }]`, or a string),
  *   `reward_model.ground_truth`; `data_source`, `ability` and `extra_info` travel in `meta`.
+ * - "dapo": DAPO-Math-17k's rows: verl's shape (the prompt is a chat, the gold a plain answer).
  * - a `Mapping` of dot paths (`"reward_model.ground_truth"`, `"turns.0.text"`) for any other shape,
- *   with an optional gold extraction.
+ *   with an optional gold extraction and an optional solution column.
+ * - "auto" (`resolve`): one of the above chosen from the first row's columns.
+ *
+ * The worked solution, where a row has one, goes to `meta.solution` (GSM8K: the text before
+ * `####`; MATH: `solution`; verl GSM8K: `extra_info.answer` before `####`; a mapping: its
+ * `solution` path), so SFT can train on it. Parquet INT64 values (bigints) in `meta` become numbers
+ * (or decimal strings beyond 2^53), so every problem serialises with `JSON.stringify`.
  *
  * A chat prompt becomes the content of its LAST user message (the full chat stays in
  * `meta.messages`). A non-scalar ground truth (e.g. TinyZero countdown's `{ target, numbers }`) is
@@ -26,9 +33,49 @@ export interface Mapping {
   readonly id?: string
   /** How to read the gold from the answer field (default "as-is"). */
   readonly gold?: "as-is" | "after-hashes" | "last-boxed"
+  /** Dot path of a worked solution (kept in `meta.solution` for SFT on solutions). */
+  readonly solution?: string
 }
 
-export type Format = "gsm8k" | "math" | "verl" | Mapping
+export type Format = "gsm8k" | "math" | "verl" | "dapo" | Mapping
+
+/** A format, or "auto": chosen from the first row (see `detect`). */
+export type FormatOrAuto = Format | "auto"
+
+/**
+ * The format a row's columns say: `question` + `answer` -> gsm8k; `problem` -> math; `prompt` +
+ * `reward_model` -> verl (DAPO's data_source "math_dapo" -> dapo). An error reason otherwise.
+ */
+export const detect = (row: unknown): Format | string => {
+  if (typeof row !== "object" || row === null || Array.isArray(row)) return `cannot detect the format: the first row is ${describeType(row)}, not an object`
+  const keys = Object.keys(row)
+  const has = (k: string) => keys.includes(k)
+  if (has("prompt") && has("reward_model")) return (row as Record<string, unknown>).data_source === "math_dapo" ? "dapo" : "verl"
+  if (has("question") && has("answer")) return "gsm8k"
+  if (has("problem")) return "math"
+  return `cannot detect the format from the columns ${keys.slice(0, 12).map((k) => JSON.stringify(k)).join(", ")}: give format (gsm8k, math, verl, dapo) or columns { prompt, answer }`
+}
+
+/** `format`, with "auto" resolved from the first of `rows`; an error reason when it cannot be. */
+export const resolve = (
+  format: FormatOrAuto,
+  rows: ReadonlyArray<unknown>
+): { readonly format: Format; readonly error?: undefined } | { readonly error: string } => {
+  if (format !== "auto") return { format }
+  if (rows.length === 0) return { error: "has no rows to detect the format from" }
+  const f = detect(rows[0])
+  return typeof f === "string" && f !== "gsm8k" && f !== "math" && f !== "verl" && f !== "dapo" ? { error: f } : { format: f as Format }
+}
+
+/** Bigints (Parquet INT64) as numbers, or as decimal strings beyond 2^53; nested values too. */
+export const plain = (v: unknown): unknown => {
+  if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
+  if (Array.isArray(v)) return v.map(plain)
+  if (typeof v === "object" && v !== null && !(v instanceof Uint8Array) && !(v instanceof Date)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+  }
+  return v
+}
 
 export const verl: Mapping = { prompt: "prompt", answer: "reward_model.ground_truth" }
 
@@ -77,7 +124,10 @@ const goldOf = (v: unknown): { text: string; raw?: unknown } | string => {
   if (typeof v === "string") return v.trim() === "" ? "is empty" : { text: v.trim() }
   if (typeof v === "number") return Number.isFinite(v) ? { text: String(v) } : `is ${v}`
   if (typeof v === "bigint") return { text: v.toString() }
-  if (typeof v === "object" && v !== null) return { text: toJson(v), raw: v }
+  if (typeof v === "object" && v !== null) {
+    const raw = plain(v)
+    return { text: toJson(raw), raw }
+  }
   return `is ${describeType(v)}; expected a string or a number`
 }
 
@@ -111,7 +161,7 @@ export const toProblem = (row: unknown, format: Format, where: Location): Proble
     if (typeof solution === "string") meta.solution = solution
     for (const k of ["level", "type", "subject", "unique_id"]) {
       const v = lookup(row, k)
-      if (v !== missing) meta[k] = v
+      if (v !== missing) meta[k] = plain(v)
     }
     if (given !== missing) {
       const g = goldOf(given)
@@ -124,7 +174,7 @@ export const toProblem = (row: unknown, format: Format, where: Location): Proble
     return { id: defaultId, prompt: problem, answer: boxed, meta }
   }
 
-  const mapping = format === "verl" ? verl : format
+  const mapping = format === "verl" || format === "dapo" ? verl : format
   const p = lookup(row, mapping.prompt)
   if (p === missing) return at(where, "is missing", mapping.prompt)
   const prompt = promptOf(p)
@@ -140,10 +190,19 @@ export const toProblem = (row: unknown, format: Format, where: Location): Proble
   const meta: Record<string, unknown> = {}
   if (prompt.messages !== undefined) meta.messages = prompt.messages
   if (g.raw !== undefined) meta.groundTruth = g.raw
-  if (format === "verl") {
+  if (format === "verl" || format === "dapo") {
     for (const k of ["data_source", "ability", "extra_info"]) {
       const v = lookup(row, k)
-      if (v !== missing) meta[k] = v
+      if (v !== missing) meta[k] = plain(v)
+    }
+    // verl's GSM8K preprocessing keeps the original "reasoning #### N" answer in extra_info.answer.
+    const full = lookup(row, "extra_info.answer")
+    if (typeof full === "string" && full.trim() !== "") meta.solution = GoldAnswer.beforeHashes(full)
+  } else if (mapping.solution !== undefined) {
+    const sol = lookup(row, mapping.solution)
+    if (sol !== missing) {
+      if (typeof sol !== "string") return at(where, `is ${describeType(sol)}; expected a string`, mapping.solution)
+      meta.solution = sol
     }
   }
   let id = defaultId
@@ -157,11 +216,12 @@ export const toProblem = (row: unknown, format: Format, where: Location): Proble
 
 /** Checks a format value given from outside (e.g. a recipe file); a reason when malformed. */
 export const validate = (format: unknown): string | undefined => {
-  if (format === "gsm8k" || format === "math" || format === "verl") return undefined
-  if (typeof format !== "object" || format === null) return `format must be "gsm8k", "math", "verl" or { prompt, answer } paths`
+  if (format === "gsm8k" || format === "math" || format === "verl" || format === "dapo" || format === "auto") return undefined
+  if (typeof format !== "object" || format === null) return `format must be "gsm8k", "math", "verl", "dapo", "auto" or { prompt, answer } paths`
   const m = format as Record<string, unknown>
   for (const k of ["prompt", "answer"]) if (typeof m[k] !== "string" || m[k] === "") return `format.${k} must be a non-empty dot path`
   if (m.id !== undefined && typeof m.id !== "string") return "format.id must be a dot path"
+  if (m.solution !== undefined && (typeof m.solution !== "string" || m.solution === "")) return "format.solution must be a non-empty dot path"
   if (m.gold !== undefined && m.gold !== "as-is" && m.gold !== "after-hashes" && m.gold !== "last-boxed") {
     return 'format.gold must be "as-is", "after-hashes" or "last-boxed"'
   }

@@ -5,6 +5,7 @@
 export * as Alphabet from "./Alphabet.js"
 export * as Arithmetic from "./Arithmetic.js"
 export * as Countdown from "./Countdown.js"
+export * as DataFile from "./DataFile.js"
 export * as Dataset from "./Dataset.js"
 export * as Demonstrations from "./Demonstrations.js"
 export * as GoldAnswer from "./GoldAnswer.js"

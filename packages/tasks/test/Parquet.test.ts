@@ -1,7 +1,8 @@
 import { it } from "@effect/vitest"
 import { Effect } from "effect"
 import { describe, expect } from "vitest"
-import { Parquet } from "../src/index.js"
+import { it as test } from "vitest"
+import { Parquet, RowFormat } from "../src/index.js"
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname
 const instruction = " Let's think step by step and output the final answer after \"####\"."
@@ -21,7 +22,7 @@ describe("Parquet.load", () => {
         ],
         data_source: "openai/gsm8k",
         ability: "math",
-        extra_info: { index: 1n, split: "train" }
+        extra_info: { index: 1, split: "train" } // INT64 as a number: JSON.stringify throws on a bigint
       })
     })
   )
@@ -71,7 +72,24 @@ describe("Parquet.load", () => {
   it("fromRows: non-scalar ground truths (TinyZero countdown) are JSON-encoded and kept raw", () => {
     const rows = [{ prompt: "3 5 7 to 22:", reward_model: { ground_truth: { target: 22n, numbers: [3, 5, 7] } } }]
     const { problems } = Parquet.fromRows(rows, "cd.parquet", "verl")
-    expect(problems[0]!.answer).toBe('{"target":"22","numbers":[3,5,7]}')
-    expect(problems[0]!.meta).toEqual({ groundTruth: { target: 22n, numbers: [3, 5, 7] } })
+    expect(problems[0]!.answer).toBe('{"target":22,"numbers":[3,5,7]}')
+    expect(problems[0]!.meta).toEqual({ groundTruth: { target: 22, numbers: [3, 5, 7] } })
+    // Beyond 2^53 an INT64 keeps its digits as a string.
+    const big = Parquet.fromRows([{ prompt: "p", reward_model: { ground_truth: "1" }, extra_info: { index: 2n ** 60n } }], "b.parquet", "verl")
+    expect((big.problems[0]!.meta as { extra_info: unknown }).extra_info).toEqual({ index: "1152921504606846976" })
+    expect(() => JSON.stringify(big.problems)).not.toThrow()
+  })
+})
+
+describe("RowFormat.detect / auto", () => {
+  test("picks the shape from the first row's columns, and says what it found when it cannot", () => {
+    expect(RowFormat.detect({ question: "q", answer: "a #### 1" })).toBe("gsm8k")
+    expect(RowFormat.detect({ problem: "p", solution: "s" })).toBe("math")
+    expect(RowFormat.detect({ prompt: [], reward_model: {}, data_source: "openai/gsm8k" })).toBe("verl")
+    expect(RowFormat.detect({ prompt: [], reward_model: {}, data_source: "math_dapo" })).toBe("dapo")
+    expect(RowFormat.detect({ text: "x" })).toMatch(/cannot detect the format from the columns "text": give format/)
+    const auto = Parquet.fromRows([{ question: "1+1?", answer: "so 2\n#### 2" }], "a.parquet", "auto")
+    expect(auto.problems[0]).toMatchObject({ prompt: "1+1?", answer: "2", meta: { solution: "so 2" } })
+    expect(Parquet.fromRows([{ text: "x" }], "t.parquet", "auto").skipped[0]!.message).toMatch(/^t\.parquet row 0: cannot detect/)
   })
 })
