@@ -1,14 +1,16 @@
 /**
- * Recipe data -> plugin values: the estimator (an AdvantageTransform), the policy or DPO loss with
- * its aggregation function, the learning-rate schedule and the group-size policy. The one place
+ * Recipe data -> plugin values: the estimator (an AdvantageTransform), the objective (policy or DPO
+ * loss with its aggregation, KL and entropy terms), the KL controller, the learning-rate and
+ * temperature schedules and the group-size policy. The one place
  * that maps names to implementations; call sites never branch on an algorithm's name.
  */
 import type { AnyAdvantageTransform } from "@duet/core"
 import { Registry } from "@duet/estimators"
 import { Dpo, Kl, gspo, ppoClip, seqMeanTokenMean, seqMeanTokenSum, seqMeanTokenSumNorm, tokenMean } from "@duet/losses"
-import type { AggregationFn, PolicyLoss } from "@duet/losses"
-import { GroupSize, LearningRate } from "@duet/schedulers"
-import type { GroupSizePolicy, ScheduleFn } from "@duet/schedulers"
+import type { AggregationFn } from "@duet/losses"
+import { GroupSize, KlCoefficient, LearningRate, Temperature } from "@duet/schedulers"
+import type { GroupSizePolicy, KlController, ScheduleFn } from "@duet/schedulers"
+import * as Objective from "./Objective.js"
 import type { EstimatorSpec, LossSpec, Recipe } from "./Recipe.js"
 
 const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
@@ -40,26 +42,35 @@ export const aggregation = (name: Recipe["rl"]["aggregation"], maxTokens: number
   }
 }
 
-export type Objective =
-  | { readonly kind: "policy"; readonly loss: PolicyLoss.PolicyLoss }
-  | { readonly kind: "dpo"; readonly loss: Dpo.DpoLoss }
-
 const klEstimators = { k1: Kl.k1, abs: Kl.abs, k2: Kl.k2, k3: Kl.k3 } as const
 
-export const objective = (rl: Recipe["rl"]): Objective => {
+/** The recipe's loss as an `Objective`: PPO-clip / GSPO (with KL and entropy terms) or online DPO. */
+export const objective = (rl: Recipe["rl"], user?: Objective.Objective): Objective.Objective => {
   const spec: LossSpec = rl.loss
-  const common = {
-    aggregation: aggregation(rl.aggregation, rl.sampling.maxTokens),
-    ...(rl.kl && rl.kl.coef > 0 ? { kl: { coef: rl.kl.coef, estimator: klEstimators[rl.kl.estimator] } } : {})
+  if (spec.kind === "custom") {
+    if (user === undefined) throw new Error(`"${spec.name}" is a user objective: its value comes from the TypeScript recipe that defines it (duet train --recipe FILE.ts)`)
+    return user
   }
+  const aggregationFn = aggregation(rl.aggregation, rl.sampling.maxTokens)
+  const kl = rl.kl !== undefined && (rl.kl.coef > 0 || rl.kl.adaptive !== undefined)
+  const common = (coef: number) => ({
+    aggregation: aggregationFn,
+    ...(kl && coef > 0 ? { kl: { coef, estimator: klEstimators[rl.kl!.estimator] } } : {}),
+    ...opt("entropyCoef", rl.entropyCoef)
+  })
   switch (spec.kind) {
     case "ppo-clip":
-      return {
-        kind: "policy",
-        loss: ppoClip({ ...common, ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh), ...opt("dualClip", spec.dualClip) })
-      }
+      return Objective.policyGradient({
+        kl,
+        skipZeroAdvantage: rl.skipZeroAdvantage,
+        loss: (coef) => ppoClip({ ...common(coef), ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh), ...opt("dualClip", spec.dualClip) })
+      })
     case "gspo":
-      return { kind: "policy", loss: gspo({ ...common, ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh) }) }
+      return Objective.policyGradient({
+        kl,
+        skipZeroAdvantage: rl.skipZeroAdvantage,
+        loss: (coef) => gspo({ ...common(coef), ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh) })
+      })
     case "dpo": {
       const base = { beta: spec.beta }
       const loss =
@@ -68,13 +79,31 @@ export const objective = (rl: Recipe["rl"]): Objective => {
           : spec.variant === "ipo"
             ? Dpo.ipo(base)
             : Dpo.hinge(base)
-      return { kind: "dpo", loss }
+      return Objective.dpo(loss)
     }
   }
 }
 
-/** Constant learning rate with a linear warm-up (the paper's schedule). */
-export const learningRate = (rl: Recipe["rl"]): ScheduleFn => LearningRate.linearWarmup(rl.lr, rl.warmupSteps)
+/** The KL coefficient's controller: fixed at `rl.kl.coef`, or adaptive towards a target KL. */
+export const klController = (rl: Recipe["rl"]): KlController<{ readonly coef: number }> => {
+  const coef = rl.kl?.coef ?? 0
+  const adaptive = rl.kl?.adaptive
+  return adaptive === undefined ? KlCoefficient.fixedKl(coef) : KlCoefficient.adaptiveKl({ init: coef, target: adaptive.target, horizon: adaptive.horizon })
+}
+
+/** The rollout temperature at each RL step. */
+export const temperature = (rl: Recipe["rl"]): ScheduleFn =>
+  rl.temperatureSchedule === undefined
+    ? Temperature.constant(rl.sampling.temperature)
+    : Temperature.linear({ start: rl.sampling.temperature, end: rl.temperatureSchedule.end, steps: rl.temperatureSchedule.steps })
+
+/** The RL learning rate at each step: linear warm-up, then constant (the paper's schedule) or cosine / linear decay. */
+export const learningRate = (rl: Recipe["rl"]): ScheduleFn => {
+  const schedule = rl.lrSchedule ?? { kind: "constant" }
+  if (schedule.kind === "constant" || rl.steps <= rl.warmupSteps) return LearningRate.linearWarmup(rl.lr, rl.warmupSteps)
+  const decay = { peak: rl.lr, warmup: rl.warmupSteps, total: rl.steps, final: (schedule.final ?? 0) * rl.lr }
+  return schedule.kind === "cosine" ? LearningRate.cosine(decay) : LearningRate.linearDecay(decay)
+}
 
 export const groupSize = (rl: Recipe["rl"]): GroupSizePolicy =>
   rl.groupSize.kind === "fixed"

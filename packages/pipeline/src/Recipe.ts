@@ -113,7 +113,9 @@ export const Estimator = PluginSchemas.Estimator
 export const Aggregation = Schema.Literals(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"])
 export const Kl = Schema.Struct({
   coef: NonNegative,
-  estimator: Schema.Literals(["k1", "abs", "k2", "k3"])
+  estimator: Schema.Literals(["k1", "abs", "k2", "k3"]),
+  /** Adaptive coefficient (Ziegler et al. 2019, TRL/verl `AdaptiveKLController`): steer the measured KL towards `target` over `horizon` samples. */
+  adaptive: Schema.optionalKey(Schema.Struct({ target: PositiveNumber, horizon: PositiveNumber }))
 })
 export const Loss = Schema.Union([
   Schema.Struct({
@@ -124,12 +126,22 @@ export const Loss = Schema.Union([
   }),
   Schema.Struct({ kind: Schema.Literal("gspo"), epsLow: Schema.optionalKey(NonNegative), epsHigh: Schema.optionalKey(NonNegative) }),
   /** Online DPO on 2-GRPO's pairs: each discordant pair is a (chosen, rejected) preference. */
+  /** The coefficient (the initial one when `adaptive`). */
   Schema.Struct({
     kind: Schema.Literal("dpo"),
     variant: Schema.Literals(["sigmoid", "ipo", "hinge"]),
+/** The RL learning rate after `rl.warmupSteps`: constant (the paper), or cosine / linear decay to `final` x lr at `rl.steps` (verl `warmup_style`, `min_lr_ratio`). */
+export const LrSchedule = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("constant") }),
+  Schema.Struct({ kind: Schema.Literals(["cosine", "linear"]), final: Schema.optionalKey(Probability) })
+])
+/** Rollout temperature moving linearly from `rl.sampling.temperature` to `end` over `steps` RL steps, then held. */
+export const TemperatureSchedule = Schema.Struct({ end: NonNegative, steps: PositiveInt })
     beta: NonNegative,
     labelSmoothing: Schema.optionalKey(Probability)
-  })
+  }),
+  /** A user's `Objective` value (a TypeScript recipe), recorded by its name. */
+  PluginSchemas.Custom
 ])
 
 /**
@@ -180,8 +192,14 @@ export const Rl = Schema.Struct({
   /** Absent: `{ kind: "local" }`. */
   sampler: Schema.optionalKey(RolloutSampler)
 })
+  /** Entropy bonus coefficient (verl `entropy_coeff`; the loss subtracts coef x aggregated token entropy). Default 0. */
+  entropyCoef: Schema.optionalKey(Schema.Finite),
 
 export const Eval = Schema.Struct({
+  /** Default `{ kind: constant }`. */
+  lrSchedule: Schema.optionalKey(LrSchedule),
+  /** Default: `rl.sampling.temperature` at every step. */
+  temperatureSchedule: Schema.optionalKey(TemperatureSchedule),
   /** Samples per problem: Mean@n and Pass@n. */
   n: PositiveInt,
   problems: PositiveInt,

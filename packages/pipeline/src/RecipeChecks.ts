@@ -70,7 +70,10 @@ export const checkName = (name: string): Problem | undefined => {
 const checkPlugins = (r: Recipe): Problem[] =>
   [
     attempt("rl.estimator", () => r.rl.estimator.kind === "custom" || Plugins.estimator(r.rl.estimator)),
-    attempt("rl.loss", () => Plugins.objective(r.rl)),
+    attempt("rl.loss", () => r.rl.loss.kind === "custom" || Plugins.objective(r.rl)),
+    attempt("rl.lrSchedule", () => Plugins.learningRate(r.rl)),
+    attempt("rl.temperatureSchedule", () => Plugins.temperature(r.rl)),
+    attempt("rl.kl", () => Plugins.klController(r.rl)),
     attempt("rl.groupSize", () => Plugins.groupSize(r.rl)),
     attempt("rl", () => AdamW.makeConfig({ lr: r.rl.lr, weightDecay: r.rl.weightDecay, maxGradNorm: r.rl.maxGradNorm })),
     attempt("sft", () => AdamW.makeConfig({ lr: r.sft.lr, weightDecay: r.sft.weightDecay, maxGradNorm: 1 }))

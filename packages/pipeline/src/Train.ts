@@ -1,44 +1,37 @@
 /**
- * The trainer as an Effect program: warm start (SFT), then RL steps of
- *   sample (Sampler service) -> grade -> estimate advantages -> update -> metrics [-> checkpoint],
- * with held-out evaluation before and after (and every `eval.every` steps). Resumable: every
- * checkpoint holds the policy, the optimizer and the step; per-step randomness is derived from
- * (seed, step), so a resumed run draws exactly what the uninterrupted one would have.
+ * The trainer: the stages of `Stages.ts` (warm start, then RL steps of
+ *   prompts -> rollouts (Sampler + Reward services) -> advantages -> Objective update -> metrics [-> checkpoint])
+ * with held-out evaluation before and after (and every `eval.every` steps), run by a recipe and the
+ * user's plugin values. Resumable: every checkpoint holds the policy, the optimizer, the step and the
+ * KL controller; per-step randomness is derived from (seed, step), so a resumed run draws exactly
+ * what the uninterrupted one would have.
  */
-import { Effect, Schema } from "effect"
-import { AdvantageTransform, Rng, Scores, StepInfo } from "@duet/core"
-import { preferencePairs } from "@duet/estimators"
+import { Effect, Layer } from "effect"
 import { Engine } from "@duet/engine"
-import { LearningRate } from "@duet/schedulers"
 import type { BackendName, BlasChoice } from "@duet/engine"
 import { AdamW, Checkpoint, Gpt } from "@duet/model"
 import type { Policy } from "@duet/model"
-import { Demonstrations } from "@duet/tasks"
-import type { Problem } from "@duet/tasks"
 import { Sampler } from "@duet/samplers"
 import * as Evaluate from "./Evaluate.js"
 import * as Checkpoints from "./Checkpoints.js"
 import * as FiniteGuard from "./FiniteGuard.js"
 import * as Guards from "./Guards.js"
 import type { EvalResult } from "./Evaluate.js"
+import type * as Objective from "./Objective.js"
 import * as Plugins from "./Plugins.js"
 import type { Recipe } from "./Recipe.js"
 import * as ResumeCheck from "./ResumeCheck.js"
+import * as Rewards from "./Reward.js"
 import * as RunDir from "./RunDir.js"
 import * as Setup from "./Setup.js"
+import * as Stages from "./Stages.js"
+import { TrainError, silent, wrap, wrapPromise } from "./Stages.js"
+import type { Reporter } from "./Stages.js"
 import * as Update from "./Update.js"
 import * as UserPlugins from "./UserPlugins.js"
 
-export class TrainError extends Schema.TaggedError<TrainError>()("TrainError", { message: Schema.String }) {}
-
-export interface Reporter {
-  /** A transient status line (overwritten by the next). */
-  readonly progress: (line: string) => void
-  /** A line to keep. */
-  readonly log: (line: string) => void
-}
-
-export const silent: Reporter = { progress: () => {}, log: () => {} }
+export { TrainError, silent } from "./Stages.js"
+export type { Reporter } from "./Stages.js"
 
 export interface TrainOptions {
   readonly runDir: string
@@ -66,10 +59,19 @@ export interface TrainOptions {
   /** Budget mode: stop RL once the RL phase has used this many seconds. */
   readonly maxRlSeconds?: number
   /**
-   * User plugin values used instead of the ones the recipe names (a TypeScript recipe's estimator
-   * and reward, see `UserPlugins`); the run's recipe.json records each by name.
+   * User plugin values used instead of the ones the recipe names (an estimator, a reward, an
+   * objective; see `UserPlugins`); the run's recipe.json records each by name.
    */
   readonly plugins?: UserPlugins.Plugins
+  /**
+   * The rollout sampler for a policy (default: in-process, `Sampler.layerLocal`). Evaluation always
+   * samples in-process.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly sampler?: (policy: () => Policy<any>) => Layer.Layer<Sampler.Sampler>
+  /** Called after every RL update (e.g. push the new weights to rollout servers). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly afterUpdate?: (policy: Policy<any>, step: number) => Effect.Effect<void, { readonly message: string }>
 }
 
 export interface TrainSummary {
@@ -85,140 +87,15 @@ export interface TrainSummary {
   readonly stoppedEarly?: string
 }
 
-const wrap = <A>(what: string, f: () => A) =>
-  Effect.try({ try: f, catch: (e) => new TrainError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
-const wrapPromise = <A>(what: string, f: () => Promise<A>) =>
-  Effect.tryPromise({ try: f, catch: (e) => new TrainError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}` }) })
-
 const now = () => performance.now() / 1000
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`
 
-/** Seed of step `step`'s draws, independent of how the run got there. */
-const stepSeed = (seed: number, step: number) => Rng.seeded(seed).fold(step + 1).nextUint32()
-
-/** Prompts of RL step `step`: epochs walk a seeded permutation of the training problems. */
-const promptsForStep = (problems: ReadonlyArray<Problem>, count: number, seed: number, step: number): Problem[] => {
-  const out: Problem[] = []
-  let index = step * count
-  while (out.length < count) {
-    const epoch = Math.floor(index / problems.length)
-    const order = Rng.seeded(seed).fold(1_000_003 + epoch).shuffle(Array.from(problems.keys()))
-    out.push(problems[order[index % problems.length]!]!)
-    index++
-  }
-  return out
-}
-
-/** The SFT learning rate at each step: linear warm-up, then cosine decay to 10% or constant. */
-const sftLearningRate = (sft: Recipe["sft"]): ((step: number) => number) =>
-  sft.schedule === "constant" || sft.steps <= sft.warmupSteps
-    ? LearningRate.linearWarmup(sft.lr, sft.warmupSteps)
-    : LearningRate.cosine({ peak: sft.lr, warmup: sft.warmupSteps, total: sft.steps, final: 0.1 * sft.lr })
-
-/** Held-out problems of the SFT target probe: the training problems after the demonstrated ones. */
-const probeProblems = (recipe: Recipe, setup: Setup.Setup) =>
-  Effect.gen(function* () {
-    const target = recipe.sft.target
-    if (target === false) return []
-    const probe = setup.splits.train.slice(recipe.sft.examples, recipe.sft.examples + target.probe)
-    if (probe.length < target.probe) {
-      return yield* new TrainError({
-        message:
-          `sft.target.probe: ${target.probe} held-out problems wanted after the ${recipe.sft.examples} demonstrated ones, ` +
-          `but the training split has ${setup.splits.train.length}; lower sft.examples or sft.target.probe`
-      })
-    }
-    return probe
-  })
-
-/** Greedy accuracy (temperature 0, one sample) on the probe problems. */
-const probeAccuracy = (setup: Setup.Setup, probe: ReadonlyArray<Problem>, maxTokens: number) =>
-  Evaluate.evaluate(setup, "probe", probe, { n: 1, temperature: 0, topP: 1, topK: 0, maxTokens }, 0).pipe(
-    Effect.map((r) => r.meanAtN),
-    Effect.mapError((e) => new TrainError({ message: `sft probe: ${e.message}` }))
-  )
-
-/**
- * SFT warm start on demonstrations of the first `examples` training problems; with `sft.target`,
- * stops as soon as greedy accuracy on held-out probe problems reaches the target.
- */
-const warmStart = (recipe: Recipe, setup: Setup.Setup, policy: Policy, reporter: Reporter, runDir: string) =>
-  Effect.gen(function* () {
-    const { sft } = recipe
-    if (sft.steps === 0) return
-    const problems = setup.splits.train.slice(0, sft.examples)
-    const probe = yield* probeProblems(recipe, setup)
-    const demos = yield* wrap("sft demonstrations", () =>
-      Demonstrations.make(setup.task, problems, { noise: sft.noise, seed: recipe.seed })
-    )
-    const prompts = demos.map((d) => setup.codec.prompt(d.prompt))
-    const completions = demos.map((d) => setup.codec.completion(d.completion))
-    const opt = Update.makeOptimizer(policy, { lr: sft.lr, weightDecay: sft.weightDecay, maxGradNorm: 1 })
-    const lrAt = sftLearningRate(sft)
-    const rng = Rng.seeded(recipe.seed).fold(77)
-    const t0 = now()
-    let loss = 0
-    let accuracy: number | undefined
-    const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, Sampler.layerLocal(() => policy))
-    let normBefore = FiniteGuard.norm(policy.params)
-    for (let step = 0; step < sft.steps; step++) {
-      const idx = Array.from({ length: Math.min(sft.batchSize, demos.length) }, () => rng.int(demos.length))
-      const lr = lrAt(step)
-      const r = yield* wrap("sft step", () =>
-        Update.sftStep(
-          policy,
-          opt,
-          lr,
-          idx.map((i) => prompts[i]!),
-          idx.map((i) => completions[i]!)
-        )
-      )
-      const sftProblem = FiniteGuard.stepProblem("sft", step, r, lr, sft.lr)
-      if (sftProblem !== undefined) return yield* new TrainError({ message: sftProblem })
-      const normAfter = FiniteGuard.norm(policy.params)
-      const sftJump = FiniteGuard.jumpProblem("sft", step, normBefore, normAfter, lr, sft.lr)
-      if (sftJump !== undefined) return yield* new TrainError({ message: sftJump })
-      normBefore = normAfter
-      loss = step === 0 ? r.loss : 0.9 * loss + 0.1 * r.loss
-      const last = step === sft.steps - 1
-      if (sft.target !== false && ((step + 1) % sft.target.every === 0 || last)) {
-        accuracy = yield* withSampler(probeAccuracy(setup, probe, recipe.eval.sampling.maxTokens))
-        yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: now() - t0, probeGreedyAccuracy: accuracy })
-        if (accuracy >= sft.target.greedyAccuracy) {
-          reporter.log(`sft: probe greedy accuracy ${pct(accuracy)} reached the target ${pct(sft.target.greedyAccuracy)} at step ${step + 1}`)
-          break
-        }
-        if (last) reporter.log(`sft: probe greedy accuracy ${pct(accuracy)} below the target ${pct(sft.target.greedyAccuracy)} after the cap of ${sft.steps} steps`)
-      }
-      if (step % 10 === 0 || last) {
-        const elapsed = now() - t0
-        const eta = (elapsed / (step + 1)) * (sft.steps - step - 1)
-        const probeText = accuracy === undefined ? "" : `  probe ${pct(accuracy)}`
-        reporter.progress(`sft ${step + 1}/${sft.steps}  loss ${loss.toFixed(3)}${probeText}  ${elapsed.toFixed(0)}s  eta<=${eta.toFixed(0)}s`)
-        yield* RunDir.appendMetrics(runDir, { kind: "sft", step, loss: r.loss, lr, time: elapsed })
-      }
-    }
-    AdamW.dispose(opt.state)
-  })
-
 const evaluateAll = (recipe: Recipe, setup: Setup.Setup, phase: "before" | "after" | "during", step: number, runDir: string, reporter: Reporter) =>
   Effect.gen(function* () {
-    const sampling = { n: recipe.eval.n, ...recipe.eval.sampling }
-    const results: EvalResult[] = []
-    for (const [split, problems] of [["test", setup.splits.test], ["ood", setup.splits.ood]] as const) {
-      if (problems.length === 0) continue
-      reporter.progress(`eval ${phase}: ${split} (${problems.length} problems x ${sampling.n} samples)`)
-      const r = yield* Evaluate.evaluate(setup, split, problems, sampling, recipe.seed + 1).pipe(
-        Effect.mapError((e) => new TrainError({ message: e.message }))
-      )
-      results.push(r)
-      yield* RunDir.appendMetrics(runDir, { kind: "eval", phase, step, ...r })
-    }
-    reporter.log(
-      `eval ${phase} (step ${step}): ` +
-        results.map((r) => `${r.split} Mean@${r.n} ${pct(r.meanAtN)} Pass@${r.n} ${pct(r.passAtN)}`).join("   ")
-    )
+    const results = yield* Stages.evaluate(recipe, setup, reporter, `eval ${phase}`)
+    for (const r of results) yield* RunDir.appendMetrics(runDir, { kind: "eval", phase, step, ...r })
+    reporter.log(`eval ${phase} (step ${step}): ${Stages.describeEval(results)}`)
     return results
   })
 
@@ -291,6 +168,8 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     for (const line of resumed?.skipped ?? []) reporter.log(`warning: not resuming from ${line}`)
     const latest = resumed?.step
     const rlConfig = { lr: recipe.rl.lr, weightDecay: recipe.rl.weightDecay, maxGradNorm: recipe.rl.maxGradNorm }
+    const klController = Plugins.klController(recipe.rl)
+    let klState = klController.init()
 
     if (options.resume && latest === undefined) {
       return yield* new TrainError({ message: `--resume: ${runDir} has no checkpoint (checkpoints/latest is missing)` })
@@ -310,8 +189,9 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       Checkpoint.dispose(loaded)
       opt = { config, state }
       startStep = latest
-      const meta = loaded.meta as { counters?: Counters; before?: EvalResult[] }
+      const meta = loaded.meta as { counters?: Counters; before?: EvalResult[]; klCoef?: number }
       Object.assign(counters, meta.counters ?? {})
+      if (meta.klCoef !== undefined) klState = { coef: meta.klCoef }
       before = meta.before ?? []
       // (A finished run asked for more steps also drops its old "after" evaluation.)
       yield* RunDir.truncateMetrics(runDir, (r) => (r.kind !== "rl" || (r.step as number) < latest) && !(r.kind === "eval" && r.phase === "after"))
@@ -329,37 +209,41 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       } else {
         policy = Gpt.init(setup.modelConfig, recipe.seed)
         const t0 = now()
-        yield* warmStart(recipe, setup, policy, reporter, runDir)
+        yield* Stages.warmStart(recipe, setup, policy, reporter, runDir)
         counters.sft = now() - t0
       }
       opt = Update.makeOptimizer(policy, rlConfig)
     }
 
-    const samplerLayer = Sampler.layerLocal(() => policy)
-    const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, samplerLayer)
+    const localSampler = Sampler.layerLocal(() => policy)
+    const withSampler = <A, E>(eff: Effect.Effect<A, E, Sampler.Sampler>) => Effect.provide(eff, localSampler)
 
     if (latest === undefined) {
       const t0 = now()
       before = yield* withSampler(evaluateAll(recipe, setup, "before", 0, runDir, reporter))
       counters.eval += now() - t0
-      yield* saveCheckpoint(runDir, 0, policy, opt, setup, recipe, { counters, before })
+      yield* saveCheckpoint(runDir, 0, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
     }
 
-    const transform = Plugins.estimator(recipe.rl.estimator, options.plugins?.estimator)
-    const rewardOf = UserPlugins.rewardOf(setup.task, options.plugins?.reward)
-    const objective = Plugins.objective(recipe.rl)
+    const plugins = options.plugins ?? {}
+    const estimator = Plugins.estimator(recipe.rl.estimator, plugins.estimator)
+    const objective = Plugins.objective(recipe.rl, plugins.objective)
     const lrAt = Plugins.learningRate(recipe.rl)
+    const temperatureAt = Plugins.temperature(recipe.rl)
     const groupPolicy = Plugins.groupSize(recipe.rl)
-    const needsReference = objective.kind === "dpo" || (recipe.rl.kl !== undefined && recipe.rl.kl.coef > 0)
-    const reference = needsReference ? Update.freeze(policy) : undefined
+    const reference = objective.needsReference ? Update.freeze(policy) : undefined
     if (reference && latest !== undefined) {
       // The reference is the warm-started policy: reload it from the step-0 checkpoint.
       const loaded = yield* wrapPromise("load reference", () => Checkpoint.load(RunDir.paths(runDir).checkpoint(0)))
       for (const [name, v] of reference.params) v.assign(loaded.params.get(name)!)
       Checkpoint.dispose(loaded)
     }
+    const learner: Objective.Learner = { policy, optimizer: opt, reference }
+    const rolloutLayer = Layer.merge(
+      options.sampler ? options.sampler(() => policy) : localSampler,
+      Rewards.layer(plugins.reward === undefined ? Rewards.fromTask(setup.task) : Rewards.fromFunction(plugins.reward, UserPlugins.rewardName(plugins.reward)))
+    )
     const { steps, promptsPerStep, sampling } = recipe.rl
-    const stop = setup.codec.stopToken
     const endStep = options.stopAfter === undefined ? steps : Math.min(steps, startStep + options.stopAfter)
 
     let stoppedEarly: string | undefined
@@ -368,147 +252,65 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     let normBefore = FiniteGuard.norm(policy.params)
     for (let step = startStep; step < endStep; step++) {
       const t0 = now()
-      const seed = stepSeed(recipe.seed, step)
-      const problems = promptsForStep(setup.splits.train, promptsPerStep, recipe.seed, step)
-      const promptIds = problems.map((p) => setup.codec.prompt(p.prompt))
-
-      // ---- sample, in rounds when the group size is adaptive -----------------------------------
-      const rows: Array<{ group: number; completion: Sampler.Completion; reward: number }> = []
-      const rewardsOf: number[][] = problems.map(() => [])
-      let pending = problems.map((_, i) => i).flatMap((i) => Array.from({ length: groupPolicy.plan(i, [], step) }, () => i))
-      let round = 0
-      const tSample0 = now()
-      let gradeTime = 0
-      while (pending.length > 0) {
-        const completions = yield* withSampler(
-          Effect.flatMap(Sampler.Sampler, (s) =>
-            s.sample({
-              prompts: pending.map((i) => promptIds[i]!),
-              maxTokens: sampling.maxTokens,
-              temperature: sampling.temperature,
-              topP: sampling.topP,
-              topK: sampling.topK,
-              stopTokens: [stop],
-              seed: seed + round * 104729
-            })
-          )
-        ).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
-        const tg = now()
-        yield* wrap("reward", () => completions.forEach((c, k) => {
-          const group = pending[k]!
-          const reward = rewardOf(setup.codec.decode(c.tokens), problems[group]!)
-          rows.push({ group, completion: c, reward })
-          rewardsOf[group]!.push(reward)
-        }))
-        gradeTime += now() - tg
-        const next: number[] = []
-        for (const i of new Set(pending)) {
-          const more = groupPolicy.plan(i, rewardsOf[i]!, step)
-          for (let j = 0; j < more; j++) next.push(i)
-        }
-        pending = next
-        round++
-      }
-      const sampleTime = now() - tSample0 - gradeTime
-
-      // ---- advantages -------------------------------------------------------------------------
-      const scores = yield* wrap("rewards", () =>
-        Scores.make(
-          rows.map((r) => r.reward),
-          rows.map((r) => r.group)
-        )
-      )
-      const lengths = rows.map((r) => r.completion.tokens.length)
-      const advantages = yield* wrap("advantages", () => AdvantageTransform.apply(transform, scores, StepInfo.at(step, lengths)).values)
-
-      // ---- update ------------------------------------------------------------------------------
+      // ---- the stages ------------------------------------------------------------------------
+      const problems = Stages.prompts(setup.splits.train, promptsPerStep, recipe.seed, step)
+      const rollouts = yield* Stages.rollouts({
+        problems,
+        codec: setup.codec,
+        groupSize: groupPolicy,
+        sampling: { ...sampling, temperature: temperatureAt(step) },
+        seed: Stages.stepSeed(recipe.seed, step),
+        step
+      }).pipe(Effect.provide(rolloutLayer))
+      const batch = yield* Stages.advantages(estimator, rollouts, step)
       const tUpdate = now()
       const lr = lrAt(step)
-      const prompts = rows.map((r) => promptIds[r.group]!)
-      const completions = rows.map((r) => r.completion.tokens)
-      let update: { loss: number; gradNorm: number; rowsComputed: number; skippedFraction: number; metrics: Record<string, number> }
-      if (objective.kind === "dpo") {
-        const pairs = preferencePairs(scores)
-        if (pairs.length === 0) update = { loss: 0, gradNorm: 0, rowsComputed: 0, skippedFraction: 1, metrics: {} }
-        else {
-          const r = yield* wrap("dpo update", () =>
-            Update.dpoStep(policy, reference!, opt, lr, objective.loss, {
-              prompts: pairs.map((p) => prompts[p.chosen]!),
-              chosen: pairs.map((p) => completions[p.chosen]!),
-              rejected: pairs.map((p) => completions[p.rejected]!)
-            })
-          )
-          update = { ...r, rowsComputed: 2 * pairs.length, skippedFraction: 1 - (2 * pairs.length) / rows.length }
-        }
-      } else {
-        update = yield* wrap("policy update", () =>
-          Update.rlStep(
-            policy,
-            opt,
-            lr,
-            objective.loss,
-            { prompts, completions, oldLogprobs: rows.map((r) => r.completion.logprobs), advantages },
-            recipe.rl.skipZeroAdvantage,
-            reference
-          )
-        )
-      }
+      const update = yield* Stages.update(objective, learner, batch, { lr, klCoef: klController.coefficient(klState) }, { step, peakLr: recipe.rl.lr })
       const updateTime = now() - tUpdate
-      const rlProblem = FiniteGuard.stepProblem("rl", step, update, lr, recipe.rl.lr)
-      if (rlProblem !== undefined) return yield* new TrainError({ message: rlProblem })
       const normAfter = FiniteGuard.norm(policy.params)
       const rlJump = FiniteGuard.jumpProblem("rl", step, normBefore, normAfter, lr, recipe.rl.lr)
       if (rlJump !== undefined) return yield* new TrainError({ message: rlJump })
       normBefore = normAfter
+      if (update.metrics.kl !== undefined) {
+        klState = yield* wrap("rl.kl.adaptive", () => klController.update(klState, { kl: update.metrics.kl!, nSteps: rollouts.rows.length }))
+      }
+      if (options.afterUpdate) yield* options.afterUpdate(policy, step + 1).pipe(Effect.mapError((e) => new TrainError({ message: `after step ${step + 1}: ${e.message}` })))
 
       // ---- metrics -----------------------------------------------------------------------------
-      const tokens = lengths.reduce((a, b) => a + b, 0)
-      counters.rollouts += rows.length
+      const tokens = rollouts.rows.reduce((a, r) => a + r.completion.tokens.length, 0)
+      counters.rollouts += rollouts.rows.length
       counters.tokens += tokens
       const stepTime = now() - t0
       counters.rl += stepTime
-      const rewards = rows.map((r) => r.reward)
-      const meanReward = rewards.reduce((a, b) => a + b, 0) / rows.length
-      const stdReward = Math.sqrt(rewards.reduce((a, b) => a + (b - meanReward) ** 2, 0) / rows.length)
-      const groupsZeroStd = rewardsOf.filter((rs) => rs.every((r) => r === rs[0])).length / problems.length
-      // Monte Carlo estimate of the policy's per-token entropy: E[-log p(x)] over sampled tokens
-      let negLogp = 0
-      for (const r of rows) for (const lp of r.completion.logprobs) negLogp -= lp
-      const entropy = negLogp / Math.max(1, tokens)
+      const scalars = Stages.metrics(rollouts, update, batch.advantages)
       const record = {
         kind: "rl",
         step,
-        "critic/rewards/mean": meanReward,
-        "critic/rewards/std": stdReward,
-        "critic/advantages/mean": advantages.reduce((a, b) => a + b, 0) / rows.length,
-        frac_zero_std_groups: groupsZeroStd,
-        "response_length/mean": tokens / rows.length,
-        "rollout/entropy": entropy,
-        "response_length/clip_ratio": rows.filter((r) => r.completion.finishReason === "length").length / rows.length,
-        "actor/pg_loss": update.loss,
-        "actor/grad_norm": update.gradNorm,
+        ...scalars,
         "actor/lr": lr,
-        "actor/skipped_rows_frac": update.skippedFraction,
-        ...Object.fromEntries(Object.entries(update.metrics).map(([k, v]) => [`actor/${k}`, v])),
-        rollouts: rows.length,
+        "actor/kl_coef": klController.coefficient(klState),
+        "rollout/temperature": temperatureAt(step),
+        rollouts: rollouts.rows.length,
         "rollouts/total": counters.rollouts,
         "tokens/total": counters.tokens,
-        "timing_s/gen": sampleTime,
-        "timing_s/reward": gradeTime,
-        "timing_s/update": updateTime,
+        "timing_s/gen": rollouts.seconds.generate,
+        "timing_s/reward": rollouts.seconds.reward,
+        "timing_s/update_actor": updateTime,
         "timing_s/step": stepTime,
-        "perf/throughput_tokens_per_s": tokens / stepTime,
+        "perf/throughput": tokens / stepTime,
         "time/total_s": counters.sft + counters.rl + counters.eval
       }
       yield* RunDir.appendMetrics(runDir, record)
-      const eta = (counters.rl / Math.max(1, step + 1)) * (endStep - step - 1)
+      const meanReward = scalars["critic/score/mean"]!
+      const groupsZeroStd = scalars.frac_zero_std_groups!
+      const eta = (counters.rl / Math.max(1, step + 1 - startStep)) * (endStep - step - 1)
       reporter.progress(
         `rl ${step + 1}/${steps}  reward ${meanReward.toFixed(3)}  zero-std ${pct(groupsZeroStd)}  skip ${pct(update.skippedFraction)}  ` +
           `${stepTime.toFixed(2)}s/step  eta ${eta.toFixed(0)}s`
       )
 
       lastStep = step + 1
-      const alarms = Guards.afterStep(recipe.guards, guardState, step, { entropy, zeroStdGroups: groupsZeroStd })
+      const alarms = Guards.afterStep(recipe.guards, guardState, step, { entropy: scalars["rollout/entropy"]!, zeroStdGroups: groupsZeroStd })
       if (recipe.eval.every > 0 && (step + 1) % recipe.eval.every === 0 && step + 1 < steps) {
         const te = now()
         const during = yield* withSampler(evaluateAll(recipe, setup, "during", step + 1, runDir, reporter))
@@ -529,7 +331,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
         stoppedEarly = `RL time ${counters.rl.toFixed(0)}s reached the budget of ${options.maxRlSeconds.toFixed(0)}s at step ${step + 1}`
       }
       if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep || stoppedEarly) {
-        yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before })
+        yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
       }
       if (stoppedEarly) {
         reporter.log(`stopped early: ${stoppedEarly}`)

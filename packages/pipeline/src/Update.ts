@@ -8,9 +8,13 @@
  * normalises by the full batch's counts (`@duet/losses` ZeroAdvantageSkip) — same gradient, less work.
  */
 import { tf } from "@duet/engine"
-import { AdamW, Gpt } from "@duet/model"
-import type { AdamWConfig, AdamWState, Policy } from "@duet/model"
-import { Dpo, Metrics, Normaliser, ZeroAdvantageSkip } from "@duet/losses"
+import { AdamW, Policies } from "@duet/model"
+import type { AdamWConfig, AdamWState, Policy as AnyPolicy } from "@duet/model"
+
+// Any architecture (duet's GPT, Llama/Qwen from HF): the update only uses the Policy interface.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Policy = AnyPolicy<any>
+import { Dpo, Entropy, Metrics, Normaliser, ZeroAdvantageSkip } from "@duet/losses"
 import type { PolicyLoss } from "@duet/losses"
 
 export interface Optimizer {
@@ -60,8 +64,11 @@ export const sftStep = (
 export interface RlBatch {
   readonly prompts: ReadonlyArray<Int32Array>
   readonly completions: ReadonlyArray<Int32Array>
-  /** Sampler log-probs per completion token (old policy). */
-  readonly oldLogprobs: ReadonlyArray<Float32Array>
+  /**
+   * Sampler log-probs per completion token (old policy). `undefined` for a row whose sampler gave
+   * none (an HTTP server without logprobs): recomputed here with the policy before the update.
+   */
+  readonly oldLogprobs: ReadonlyArray<Float32Array | undefined>
   readonly advantages: Float64Array
 }
 
@@ -106,14 +113,22 @@ export const rlStep = (
   const completions = kept.map((i) => batch.completions[i]!)
   const Tc = Math.max(1, ...completions.map((c) => c.length))
   let metrics: Record<string, number> = {}
-  const oldLogp = tf.tensor2d(padRows(kept.map((i) => batch.oldLogprobs[i]!), Tc), [kept.length, Tc])
+  const given = kept.map((i) => batch.oldLogprobs[i])
+  const missing = given.flatMap((g, k) => (g === undefined ? [k] : []))
+  if (missing.length > 0) {
+    const recomputed = tokenLogprobRows(policy, missing.map((k) => prompts[k]!), missing.map((k) => completions[k]!))
+    missing.forEach((k, m) => (given[k] = recomputed[m]))
+  }
+  const oldLogp = tf.tensor2d(padRows(given as Float32Array[], Tc), [kept.length, Tc])
   const advantages = tf.tensor1d(Float32Array.from(kept.map((i) => batch.advantages[i]!)))
   // The KL term compares with a frozen reference: its log-probs are constants, computed off the tape.
   const refLogp = reference === undefined ? undefined : tf.tidy(() => reference.sequenceLogprobs(prompts, completions).logprobs)
+  const withEntropy = loss.config.entropyCoef !== 0
   try {
     const result = applyGradients(policy, opt, lr, () => {
       const { logprobs, mask } = policy.sequenceLogprobs(prompts, completions)
-      const out = loss({ logp: logprobs, oldLogp, advantages, mask, normaliser: plan.normaliser, refLogp })
+      const entropy = withEntropy ? sequenceEntropy(policy, prompts, completions) : undefined
+      const out = loss({ logp: logprobs, oldLogp, advantages, mask, normaliser: plan.normaliser, refLogp, entropy })
       metrics = Metrics.read(out.metrics)
       Metrics.dispose(out.metrics)
       return out.loss
@@ -174,10 +189,26 @@ export const dpoStep = (
 }
 
 /** A frozen copy of a policy's parameters (the reference for KL / DPO). */
-export const freeze = (policy: Policy): Policy => {
-  const copies = new Map<string, tf.Tensor>()
-  for (const [name, v] of policy.params) copies.set(name, tf.clone(v))
-  const frozen = Gpt.fromParams(policy.config, copies)
-  for (const t of copies.values()) t.dispose()
-  return frozen
+export const freeze = (policy: Policy): Policy => policy.withParams(policy.params)
+
+/** Per-token log-probs of each completion under `policy` (no gradient), one array per row. */
+export const tokenLogprobRows = (policy: Policy, prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>): Float32Array[] => {
+  const flat = tf.tidy(() => policy.sequenceLogprobs(prompts, completions).logprobs)
+  const Tc = flat.shape[1]
+  const values = flat.dataSync() as Float32Array
+  flat.dispose()
+  return completions.map((c, b) => values.slice(b * Tc, b * Tc + c.length))
+}
+
+/**
+ * Entropy of the policy's next-token distribution at each completion position (B, Tc), aligned with
+ * `sequenceLogprobs` (0 on padding). Differentiable: the entropy bonus's gradient flows through it.
+ */
+export const sequenceEntropy = (policy: Policy, prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>): tf.Tensor2D => {
+  const batch = Policies.buildCompletionBatch(prompts, completions, policy.config)
+  const { B, T, Tc } = batch
+  const tokens = tf.tensor2d(batch.inputs, [B, T], "int32")
+  const h = Entropy.tokenEntropy(policy.logits(tokens)) // (B, T)
+  const select = tf.tensor3d(batch.select, [B, Tc, T]) // (B, Tc, T)
+  return tf.sum(tf.mul(select, tf.reshape(h, [B, 1, T])), -1) as tf.Tensor2D // (B, Tc)
 }

@@ -1,28 +1,31 @@
 /**
  * User plugin VALUES a run takes instead of the ones its recipe names: any `AdvantageTransform` as
- * the estimator, and a real-valued reward function in place of the task's 0/1 grade (training only:
- * evaluation keeps grading correctness). The recipe records each by name (`rl.estimator` and
- * `rl.reward` as `{ kind: "custom", name }`), so `recipe.json` says what the run used and a resume
- * without the values is refused instead of silently training with something else.
+ * the estimator, a real-valued reward function in place of the task's 0/1 grade (training only:
+ * evaluation keeps grading correctness), and any `Objective` as the update. The recipe records each
+ * by name (`rl.estimator`, `rl.reward`, `rl.loss` as `{ kind: "custom", name }`), so `recipe.json`
+ * says what the run used and a resume without the values is refused instead of silently training
+ * with something else.
  */
 import { Effect } from "effect"
 import type { AnyAdvantageTransform } from "@duet/core"
-import type { Problem, Task } from "@duet/tasks"
+import type { Objective } from "./Objective.js"
 import type { Recipe } from "./Recipe.js"
 import { RecipeError } from "./Recipe.js"
-import * as Setup from "./Setup.js"
+import type { RewardFn } from "./Reward.js"
 
 /**
  * A reward: a finite number for a completion (its decoded text, as the task's grader sees it: the
  * stop token ends it) of a problem. Higher is better; the estimator turns rewards into advantages.
  */
-export type Reward = (completion: string, problem: Problem) => number
+export type Reward = RewardFn
 
 export interface Plugins {
   /** Used instead of `rl.estimator` (recorded as `{ kind: "custom", name: estimator.name }`). */
   readonly estimator?: AnyAdvantageTransform | undefined
   /** Used instead of the task's 0/1 grade in training (recorded as `{ kind: "custom", name: reward.name }`). */
   readonly reward?: Reward | undefined
+  /** Used instead of `rl.loss` (recorded as `{ kind: "custom", name: objective.name }`). */
+  readonly objective?: Objective | undefined
 }
 
 /** The name a user estimator is recorded by: its own (`chain` joins its blocks' names), else "estimator". */
@@ -31,8 +34,18 @@ export const estimatorName = (estimator: AnyAdvantageTransform): string => (type
 /** The name a reward function is recorded by: its own (`const formatAndCorrect = ...`), else "reward". */
 export const rewardName = (reward: Reward): string => (reward.name === "" ? "reward" : reward.name)
 
+/** The name a user objective is recorded by. */
+export const objectiveName = (objective: Objective): string => (typeof objective.name === "string" && objective.name !== "" ? objective.name : "objective")
+
 const isTransform = (x: unknown): x is AnyAdvantageTransform =>
   typeof x === "object" && x !== null && typeof (x as AnyAdvantageTransform).init === "function" && typeof (x as AnyAdvantageTransform).update === "function"
+
+const isObjective = (x: unknown): x is Objective =>
+  typeof x === "object" && x !== null && typeof (x as Objective).step === "function" && typeof (x as Objective).needsReference === "boolean"
+
+const noValue = (path: string, what: string, name: string) =>
+  `the user ${what} "${name}" has no value here: run the TypeScript recipe that defines it (duet train --recipe FILE.ts)` +
+  (path === "rl.estimator" ? ", or name a built-in estimator" : "")
 
 /**
  * The recipe a run records for these plugins: each given value becomes `{ kind: "custom", name }` in
@@ -43,7 +56,7 @@ export const bind = (recipe: Recipe, plugins: Plugins = {}): Effect.Effect<Recip
   Effect.gen(function* () {
     const fail = (path: string, message: string) => Effect.fail(new RecipeError({ message: `${path}: ${message}` }))
     let rl = recipe.rl
-    const { estimator, reward } = plugins
+    const { estimator, reward, objective } = plugins
     if (estimator !== undefined) {
       if (!isTransform(estimator)) return yield* fail("estimator", "must be an AdvantageTransform ({ name, minGroupSize, init, update }), e.g. chain(subtractGroupMean(), scaleBy(0.5))")
       const name = estimatorName(estimator)
@@ -57,10 +70,7 @@ export const bind = (recipe: Recipe, plugins: Plugins = {}): Effect.Effect<Recip
       }
       rl = { ...rl, estimator: { kind: "custom", name } }
     } else if (rl.estimator.kind === "custom") {
-      return yield* fail(
-        "rl.estimator",
-        `the user estimator "${rl.estimator.name}" has no value here: run the TypeScript recipe that defines it (duet train --recipe FILE.ts), or name a built-in estimator`
-      )
+      return yield* fail("rl.estimator", noValue("rl.estimator", "estimator", rl.estimator.name))
     }
     if (reward !== undefined) {
       if (typeof reward !== "function") return yield* fail("reward", "must be a function (completion: string, problem) => number")
@@ -70,26 +80,17 @@ export const bind = (recipe: Recipe, plugins: Plugins = {}): Effect.Effect<Recip
       }
       rl = { ...rl, reward: { kind: "custom", name } }
     } else if (rl.reward !== undefined) {
-      return yield* fail(
-        "rl.reward",
-        `the user reward "${rl.reward.name}" has no value here: run the TypeScript recipe that defines it (duet train --recipe FILE.ts)`
-      )
+      return yield* fail("rl.reward", noValue("rl.reward", "reward", rl.reward.name))
+    }
+    if (objective !== undefined) {
+      if (!isObjective(objective)) return yield* fail("objective", "must be an Objective ({ name, needsReference, step }), e.g. Objective.policyGradient({ ... })")
+      const name = objectiveName(objective)
+      if (rl.loss.kind === "custom" && rl.loss.name !== name) {
+        return yield* fail("rl.loss", `the recipe records the user objective "${rl.loss.name}" but the one given is "${name}"`)
+      }
+      rl = { ...rl, loss: { kind: "custom", name } }
+    } else if (rl.loss.kind === "custom") {
+      return yield* fail("rl.loss", noValue("rl.loss", "objective", rl.loss.name))
     }
     return rl === recipe.rl ? recipe : { ...recipe, rl }
   })
-
-/**
- * The training reward: the user's (checked finite, a bad value names the problem) or the task's
- * 0/1 correctness grade.
- */
-export const rewardOf = (task: Task.Task, user?: Reward): Reward => {
-  if (user === undefined) return (completion, problem) => (Setup.grade(task, completion, problem) ? 1 : 0)
-  const name = rewardName(user)
-  return (completion, problem) => {
-    const r = user(completion, problem)
-    if (typeof r !== "number" || !Number.isFinite(r)) {
-      throw new Error(`the reward "${name}" gave ${String(r)} for problem ${problem.id} (completion ${JSON.stringify(completion)}); a reward must be a finite number`)
-    }
-    return r
-  }
-}

@@ -19,6 +19,7 @@ import * as Recipe from "./Recipe.js"
 import { RecipeError } from "./Recipe.js"
 import * as UserPlugins from "./UserPlugins.js"
 import type { Plugins, Reward } from "./UserPlugins.js"
+import type { Objective } from "./Objective.js"
 
 type DeepPartial<T> = T extends ReadonlyArray<unknown> ? T : T extends object ? { readonly [K in keyof T]?: DeepPartial<T[K]> } : T
 
@@ -34,6 +35,8 @@ export interface TrainerDefinition {
   readonly estimator?: AnyAdvantageTransform
   /** The training reward, instead of the task's 0/1 grade: `(completion, problem) => number`. */
   readonly reward?: Reward
+  /** The update, instead of `rl.loss`: any `Objective` (e.g. `Objective.policyGradient({ loss: ... })`). */
+  readonly objective?: Objective
 }
 
 /** The default export of a TypeScript recipe (typed, so editors complete the fields). */
@@ -42,13 +45,13 @@ export const defineTrainer = (definition: TrainerDefinition): TrainerDefinition 
 /** A recipe file loaded as a module rather than parsed as YAML/JSON. */
 export const isModule = (file: string): boolean => /\.(ts|mts|cts|js|mjs|cjs)$/.test(file)
 
-const keys = ["extends", "recipe", "estimator", "reward"]
+const keys = ["extends", "recipe", "estimator", "reward", "objective"]
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x)
 
 const definitionOf = (exported: unknown, file: string): Effect.Effect<TrainerDefinition, RecipeError> => {
   const fail = (message: string) => Effect.fail(new RecipeError({ message: `${file}: ${message}` }))
-  if (!isObject(exported)) return fail("the default export must be defineTrainer({ recipe?, estimator?, reward?, extends? })")
+  if (!isObject(exported)) return fail("the default export must be defineTrainer({ recipe?, estimator?, reward?, objective?, extends? })")
   const extra = Object.keys(exported).filter((k) => !keys.includes(k))
   if (extra.length > 0) return fail(`${extra.join(", ")}: not a trainer field (expected ${keys.join(", ")})`)
   if (exported.extends !== undefined && typeof exported.extends !== "string") return fail("extends: must be a path to a YAML/JSON recipe")
@@ -97,11 +100,16 @@ export const load = (file: string, overrides: ReadonlyArray<string> = []): Effec
     if (definition.reward !== undefined && typeof definition.reward === "function") {
       doc = Recipe.merge(doc, { rl: { reward: { kind: "custom", name: UserPlugins.rewardName(definition.reward) } } })
     }
+    if (definition.objective !== undefined && typeof definition.objective === "object" && definition.objective !== null) {
+      if (fields.rl?.loss !== undefined) return yield* new RecipeError({ message: `${file}: give the loss either as recipe.rl.loss (a built-in) or as objective (a value), not both` })
+      doc = Recipe.merge(doc, { rl: { loss: { kind: "custom", name: UserPlugins.objectiveName(definition.objective) } } })
+    }
     for (const o of overrides) doc = Recipe.merge(doc, yield* Recipe.parseOverride(o))
     const decoded = yield* Recipe.decode(doc, file)
     const plugins: Plugins = {
       ...(decoded.rl.estimator.kind === "custom" ? { estimator: definition.estimator } : {}),
-      ...(decoded.rl.reward !== undefined ? { reward: definition.reward } : {})
+      ...(decoded.rl.reward !== undefined ? { reward: definition.reward } : {}),
+      ...(decoded.rl.loss.kind === "custom" ? { objective: definition.objective } : {})
     }
     const recipe = yield* UserPlugins.bind(decoded, plugins).pipe(Effect.mapError((e) => new RecipeError({ message: `${file}: ${e.message}` })))
     return { recipe, plugins }
