@@ -22,6 +22,7 @@ import * as Plugins from "./Plugins.js"
 import type { Recipe } from "./Recipe.js"
 import * as ResumeCheck from "./ResumeCheck.js"
 import * as Rewards from "./Reward.js"
+import * as RolloutSource from "./RolloutSource.js"
 import * as RunDir from "./RunDir.js"
 import * as Setup from "./Setup.js"
 import * as Stages from "./Stages.js"
@@ -64,8 +65,8 @@ export interface TrainOptions {
    */
   readonly plugins?: UserPlugins.Plugins
   /**
-   * The rollout sampler for a policy (default: in-process, `Sampler.layerLocal`). Evaluation always
-   * samples in-process.
+   * The rollout sampler for a policy (default: the recipe's `rl.sampler`, in-process unless it names
+   * OpenAI-compatible servers). Evaluation always samples in-process.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly sampler?: (policy: () => Policy<any>) => Layer.Layer<Sampler.Sampler>
@@ -239,8 +240,14 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       Checkpoint.dispose(loaded)
     }
     const learner: Objective.Learner = { policy, optimizer: opt, reference }
+    // Rollout servers (rl.sampler http) start from the policy the RL phase starts from.
+    const push = (step: number) =>
+      RolloutSource.pushesWeights(recipe)
+        ? RolloutSource.afterUpdate(recipe, policy, step, runDir, setup.codec).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+        : Effect.void
+    yield* push(startStep)
     const rolloutLayer = Layer.merge(
-      options.sampler ? options.sampler(() => policy) : localSampler,
+      options.sampler ? options.sampler(() => policy) : RolloutSource.layer(recipe, () => policy, setup.codec),
       Rewards.layer(plugins.reward === undefined ? Rewards.fromTask(setup.task) : Rewards.fromFunction(plugins.reward, UserPlugins.rewardName(plugins.reward)))
     )
     const { steps, promptsPerStep, sampling } = recipe.rl
@@ -274,6 +281,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       if (update.metrics.kl !== undefined) {
         klState = yield* wrap("rl.kl.adaptive", () => klController.update(klState, { kl: update.metrics.kl!, nSteps: rollouts.rows.length }))
       }
+      yield* push(step + 1)
       if (options.afterUpdate) yield* options.afterUpdate(policy, step + 1).pipe(Effect.mapError((e) => new TrainError({ message: `after step ${step + 1}: ${e.message}` })))
 
       // ---- metrics -----------------------------------------------------------------------------
