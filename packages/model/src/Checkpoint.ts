@@ -62,7 +62,7 @@ interface ConfigJson {
   files: Record<string, { bytes: number; sha256: string }>
 }
 
-const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex")
+export const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex")
 
 const tensorsToRaw = async (tensors: Iterable<readonly [string, tf.Tensor]>): Promise<Map<string, Safetensors.RawTensor>> => {
   const out = new Map<string, Safetensors.RawTensor>()
@@ -101,19 +101,32 @@ const exists = async (path: string): Promise<boolean> =>
 
 const tmpSuffix = (): string => `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`
 
+/** AdamW state as `optimizer.safetensors` bytes: `exp_avg.<name>`, `exp_avg_sq.<name>`, the step in the metadata. */
+export const encodeOptimizer = async (opt: AdamWState): Promise<Uint8Array> => {
+  const moments: Array<readonly [string, tf.Tensor]> = [
+    ...[...opt.m].map(([n, t]) => [`exp_avg.${n}`, t] as const),
+    ...[...opt.v].map(([n, t]) => [`exp_avg_sq.${n}`, t] as const)
+  ]
+  return Safetensors.encode(await tensorsToRaw(moments), { step: String(opt.step) })
+}
+
+/** The inverse of `encodeOptimizer` (new tensors the caller disposes); errors name `path`. */
+export const decodeOptimizer = (bytes: Uint8Array, path: string): NonNullable<Loaded["optimizer"]> => {
+  const opt = Safetensors.decode(bytes, path)
+  const step = Number(opt.metadata["step"])
+  if (!Number.isInteger(step) || step < 0) throw new CheckpointError(path, `metadata step ${JSON.stringify(opt.metadata["step"])} is not an integer >= 0`)
+  const pick = (prefix: string) =>
+    toTensors(new Map([...opt.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t])), path)
+  return { step, m: pick("exp_avg."), v: pick("exp_avg_sq.") }
+}
+
 /** Saves a checkpoint to `dir` atomically (see the module comment). */
 export const save = async (dir: string, contents: SaveContents): Promise<void> => {
   const config = Gpt.makeConfig(contents.config)
   const files = new Map<string, Uint8Array>()
   files.set(MODEL_FILE, Safetensors.encode(await tensorsToRaw(contents.params), { format: "pt" }))
   const opt = contents.optimizerState
-  if (opt !== undefined) {
-    const moments: Array<readonly [string, tf.Tensor]> = [
-      ...[...opt.m].map(([n, t]) => [`exp_avg.${n}`, t] as const),
-      ...[...opt.v].map(([n, t]) => [`exp_avg_sq.${n}`, t] as const)
-    ]
-    files.set(OPTIMIZER_FILE, Safetensors.encode(await tensorsToRaw(moments), { step: String(opt.step) }))
-  }
+  if (opt !== undefined) files.set(OPTIMIZER_FILE, await encodeOptimizer(opt))
   const tok = contents.tokenizer
   const json: ConfigJson = {
     model_type: "duet-gpt",
@@ -155,7 +168,8 @@ export const save = async (dir: string, contents: SaveContents): Promise<void> =
   await syncDir(dir)
 }
 
-const readChecked = async (dir: string, name: string, listed: { bytes: number; sha256: string } | undefined): Promise<Uint8Array> => {
+/** A file of `dir`, checked against the size and SHA-256 a manifest lists (when it lists it). */
+export const readChecked = async (dir: string, name: string, listed: { bytes: number; sha256: string } | undefined, manifest = CONFIG_FILE): Promise<Uint8Array> => {
   const path = join(dir, name)
   let bytes: Uint8Array
   try {
@@ -164,8 +178,8 @@ const readChecked = async (dir: string, name: string, listed: { bytes: number; s
     throw new CheckpointError(path, `cannot be read (${(e as Error).message})`)
   }
   if (listed !== undefined) {
-    if (bytes.length !== listed.bytes) throw new CheckpointError(path, `has ${bytes.length} bytes, ${CONFIG_FILE} says ${listed.bytes} (truncated, or from another save)`)
-    if (sha256(bytes) !== listed.sha256) throw new CheckpointError(path, `SHA-256 differs from the one in ${CONFIG_FILE} (corrupt, or from another save)`)
+    if (bytes.length !== listed.bytes) throw new CheckpointError(path, `has ${bytes.length} bytes, ${manifest} says ${listed.bytes} (truncated, or from another save)`)
+    if (sha256(bytes) !== listed.sha256) throw new CheckpointError(path, `SHA-256 differs from the one in ${manifest} (corrupt, or from another save)`)
   }
   return bytes
 }
@@ -204,13 +218,7 @@ export const load = async (dir: string): Promise<Loaded> => {
   if (model.tensors.size !== Gpt.parameterShapes(config).length) throw new CheckpointError(modelPath, `has ${model.tensors.size} tensors, the config needs ${Gpt.parameterShapes(config).length}`)
   let optimizer: Loaded["optimizer"]
   if (files[OPTIMIZER_FILE] !== undefined) {
-    const optPath = join(dir, OPTIMIZER_FILE)
-    const opt = Safetensors.decode(await readChecked(dir, OPTIMIZER_FILE, files[OPTIMIZER_FILE]), optPath)
-    const step = Number(opt.metadata["step"])
-    if (!Number.isInteger(step) || step < 0) throw new CheckpointError(optPath, `metadata step ${JSON.stringify(opt.metadata["step"])} is not an integer >= 0`)
-    const pick = (prefix: string) =>
-      toTensors(new Map([...opt.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t])), optPath)
-    optimizer = { step, m: pick("exp_avg."), v: pick("exp_avg_sq.") }
+    optimizer = decodeOptimizer(await readChecked(dir, OPTIMIZER_FILE, files[OPTIMIZER_FILE]), join(dir, OPTIMIZER_FILE))
   }
   return {
     config,

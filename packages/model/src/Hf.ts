@@ -12,7 +12,7 @@
  * naming the file and the field.
  */
 import { existsSync, readFileSync } from "node:fs"
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { randomBytes } from "node:crypto"
 import { DuetInputError } from "@duet/core"
@@ -138,6 +138,12 @@ export const parseConfig = (json: Record<string, unknown>, file = CONFIG_FILE): 
   } catch (e) {
     return fail("(config)", (e as Error).message)
   }
+}
+
+/** The parsed config.json of a model directory (HfError naming the file and field when it is bad or unsupported). */
+export const readConfig = (dir: string): Llama.LlamaConfig => {
+  const path = join(dir, CONFIG_FILE)
+  return parseConfig(readJson(path), path)
 }
 
 /** Where each tensor lives: one file, or the shards a `model.safetensors.index.json` names. */
@@ -300,12 +306,17 @@ export const loadTokenizer = (dir: string): HfTokenizer => {
   })
 }
 
+export interface LoadOptions {
+  /** Use at most this many positions (a run's context length) instead of max_position_embeddings. */
+  readonly blockSize?: number
+}
+
 /** Loads an HF directory: the policy (float32 Variables) and, when present, its tokenizer. */
-export const load = async (dir: string): Promise<Loaded> => {
+export const load = async (dir: string, options: LoadOptions = {}): Promise<Loaded> => {
   const { config, configJson, tensors, dtypes } = await readWeights(dir)
-  const tokenizer = existsSync(join(dir, "tokenizer.json")) ? loadTokenizer(dir) : undefined
   try {
-    const policy = Llama.fromParams(config, tensors)
+    const tokenizer = existsSync(join(dir, "tokenizer.json")) ? loadTokenizer(dir) : undefined
+    const policy = Llama.fromParams(options.blockSize === undefined ? config : { ...config, blockSize: Math.min(config.blockSize, options.blockSize) }, tensors)
     const generationConfig = readJsonIfPresent(join(dir, "generation_config.json"))
     return { policy, ...(tokenizer !== undefined ? { tokenizer } : {}), source: { dir, configJson, dtypes, ...(generationConfig !== undefined ? { generationConfig } : {}) } }
   } finally {
@@ -355,6 +366,13 @@ export interface SaveOptions {
   readonly maxShardBytes?: number
   /** Copy these files from the source directory too (default: the tokenizer and generation files present). */
   readonly copyFiles?: ReadonlyArray<string>
+  /**
+   * Copy the tokenizer and generation files from this directory instead of `source.dir` (a policy
+   * loaded from somewhere else, e.g. a run checkpoint, saved with its original model's files).
+   */
+  readonly filesFrom?: string
+  /** More files to write into the directory in the same atomic step (name -> bytes), e.g. duet's optimizer state. */
+  readonly extraFiles?: ReadonlyMap<string, Uint8Array>
 }
 
 const DTYPE_NAMES: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16" }
@@ -365,7 +383,10 @@ const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_templa
  * source's tokenizer/generation files. Staged in a sibling temp directory and renamed into place,
  * so a crash never leaves a half-written checkpoint at `dir`; an existing `dir` is replaced.
  */
-export const save = async (dir: string, policy: Llama.Policy, options: SaveOptions = {}): Promise<void> => {
+export const save = async (dir: string, policy: Llama.Policy, options: SaveOptions = {}): Promise<void> => writeDirAtomically(dir, await layout(dir, policy, options))
+
+/** The files `save` writes (name -> bytes), without writing them; `dir` only names them in errors. */
+export const layout = async (dir: string, policy: Llama.Policy, options: SaveOptions = {}): Promise<Map<string, Uint8Array>> => {
   const src = options.source
   const want = options.dtype ?? "source"
   const tensors = new Map<string, Safetensors.RawTensor>()
@@ -406,22 +427,58 @@ export const save = async (dir: string, policy: Llama.Policy, options: SaveOptio
     files.set(INDEX_FILE, new TextEncoder().encode(JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + "\n"))
   }
   files.set(CONFIG_FILE, new TextEncoder().encode(JSON.stringify(cfg, null, 2) + "\n"))
-  if (src !== undefined) {
+  const filesFrom = options.filesFrom ?? src?.dir
+  if (filesFrom !== undefined) {
     for (const f of options.copyFiles ?? TOKENIZER_FILES) {
-      const from = join(src.dir, f)
+      const from = join(filesFrom, f)
       if (existsSync(from)) files.set(f, await readFile(from))
     }
   }
+  for (const [f, bytes] of options.extraFiles ?? []) {
+    if (f.includes("/") || f.includes("\\") || files.has(f)) throw new HfError(join(dir, f), "(file)", "extra file name clashes with the HF layout or is not a plain name")
+    files.set(f, bytes)
+  }
+  return files
+}
+
+const writeDurably = async (path: string, bytes: Uint8Array): Promise<void> => {
+  const fh = await open(path, "w")
+  try {
+    await fh.writeFile(bytes)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+const syncDir = async (dir: string): Promise<void> => {
+  const fh = await open(dir, "r")
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Writes `files` as directory `dir`: staged in a sibling `.<name>.tmp-PID-hex`, each file fsynced,
+ * then renamed into place (an existing `dir` is moved aside first and removed after), so a crash
+ * leaves the old directory, the new one, or a staging folder, never a half-written `dir`.
+ */
+export const writeDirAtomically = async (dir: string, files: ReadonlyMap<string, Uint8Array>): Promise<void> => {
+  await mkdir(dirname(dir), { recursive: true })
   const staging = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`)
   await mkdir(staging, { recursive: true })
   try {
-    for (const [f, bytes] of files) await writeFile(join(staging, f), bytes)
+    for (const [f, bytes] of files) await writeDurably(join(staging, f), bytes)
+    await syncDir(staging)
     if (existsSync(dir)) {
-      const old = `${staging}-old`
+      const old = join(dirname(dir), `.${basename(dir)}.old.tmp-${process.pid}-${randomBytes(4).toString("hex")}`)
       await rename(dir, old)
       await rename(staging, dir)
       await rm(old, { recursive: true, force: true })
     } else await rename(staging, dir)
+    await syncDir(dirname(dir))
   } catch (e) {
     await rm(staging, { recursive: true, force: true })
     throw e

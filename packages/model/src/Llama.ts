@@ -396,11 +396,18 @@ export const init = (config: LlamaConfig, seed: number | Rng, initStd = 0.02): P
 /** A model from named tensors (e.g. a loaded checkpoint); copies them into new float32 Variables. */
 export const fromParams = (config: LlamaConfig, tensors: ReadonlyMap<string, tf.Tensor>): Policy => {
   const params = new Map<string, tf.Variable>()
-  for (const [name, t] of tensors) {
+  const add = (name: string, t: tf.Tensor) => {
     const f = t.dtype === "float32" ? t : tf.cast(t, "float32")
     params.set(name, tf.variable(f, true))
     if (f !== t) f.dispose()
   }
+  // Canonical order (`parameterShapes`), whatever order a file listed them in: AdamW's global
+  // gradient norm sums in this order, so a resumed run computes exactly what the uninterrupted one did.
+  for (const [name] of parameterShapes(makeConfig(config))) {
+    const t = tensors.get(name)
+    if (t !== undefined) add(name, t)
+  }
+  for (const [name, t] of tensors) if (!params.has(name)) add(name, t)
   try {
     return new Policy(config, params)
   } catch (e) {

@@ -6,6 +6,7 @@
 export * as Gpt from "./Gpt.js"
 export * as Llama from "./Llama.js"
 export * as Hf from "./Hf.js"
+export * as HfCheckpoint from "./HfCheckpoint.js"
 export * as Policies from "./Policy.js"
 export * as KvCache from "./KvCache.js"
 export * as Sampler from "./Sampler.js"

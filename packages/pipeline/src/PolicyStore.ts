@@ -14,8 +14,8 @@
  *   tensor files, so a torn or corrupt checkpoint is refused as for the GPT). See `HfCheckpoint`.
  */
 import { Effect, Schema } from "effect"
-import { AdamW, Checkpoint, Gpt } from "@duet/model"
-import type { AdamWState, GptConfig, Policy } from "@duet/model"
+import { AdamW, Checkpoint, Gpt, Hf, HfCheckpoint, Llama } from "@duet/model"
+import type { AdamWState, GptConfig, LlamaConfig, Policy } from "@duet/model"
 import type { tf } from "@duet/engine"
 import type { Recipe } from "./Recipe.js"
 import type * as Setup from "./Setup.js"
@@ -60,10 +60,9 @@ const promise = <A>(what: string, f: () => Promise<A>) => Effect.tryPromise({ tr
 const sync = <A>(what: string, f: () => A) => Effect.try({ try: f, catch: fail(what) })
 
 /** The store for a recipe; `setup` supplies the tokenizer (and, for HF, the parsed config). */
-export const make = (recipe: Recipe, setup: Setup.Setup): PolicyStore => {
-  const dir = hfDir(recipe.model)
-  if (dir !== undefined) throw new StoreError({ message: `model.hf: ${dir}: Hugging Face policies are not wired yet` })
-  return gpt(setup.modelConfig, setup)
+export const make = (_recipe: Recipe, setup: Setup.Setup): PolicyStore => {
+  const model = setup.model
+  return model.kind === "gpt" ? gpt(model.config, setup) : hf(model.dir, model.config)
 }
 
 /** duet's GPT and its checkpoints (`Checkpoint`), as `Train.ts` has always used them. */
@@ -93,6 +92,28 @@ export const gpt = (config: GptConfig, setup: Pick<Setup.Setup, "codec">): Polic
       promise("save checkpoint", () =>
         Checkpoint.save(dir, { config: policy.config as GptConfig, params: policy.params, optimizerState, tokenizer: setup.codec.tokenizer, meta })
       )
+  }
+}
+
+/** A Hugging Face directory's model; checkpoints in HF layout plus duet's optimizer state and meta. */
+export const hf = (dir: string, config: LlamaConfig): PolicyStore => {
+  const count = Llama.parameterCount(config)
+  return {
+    describe: `${config.family} from ${dir}, ${count.toLocaleString("en-US")} parameters`,
+    parameterCount: count,
+    init: () => promise(`load ${dir}`, async () => (await Hf.load(dir, { blockSize: config.blockSize })).policy),
+    load: (ckpt) =>
+      Effect.gen(function* () {
+        const loaded = yield* promise(`load ${ckpt}`, () => HfCheckpoint.load(ckpt, { blockSize: config.blockSize }))
+        return {
+          policy: loaded.policy,
+          ...(loaded.optimizer === undefined ? {} : { optimizer: loaded.optimizer }),
+          meta: loaded.meta,
+          dispose: () => HfCheckpoint.disposeOptimizer(loaded)
+        } satisfies Loaded
+      }),
+    save: (ckpt, policy, optimizerState, meta) =>
+      promise("save checkpoint", () => HfCheckpoint.save(ckpt, policy as Llama.Policy, { sourceDir: dir, optimizerState, meta }))
   }
 }
 

@@ -65,12 +65,24 @@ export const DatasetTask = Schema.Struct({
 export const Task = Schema.Union([ArithmeticTask, CountdownTask, JsonlTask, DatasetTask])
 
 // ---- model ------------------------------------------------------------------------------------
-export const Model = Schema.Struct({
+/** duet's char-level GPT, initialised at random from the seed. */
+export const GptModel = Schema.Struct({
   nLayer: PositiveInt,
   nHead: PositiveInt,
   nEmbd: PositiveInt,
   blockSize: PositiveInt
 })
+/** A Hugging Face model directory (Llama, Qwen2, Qwen3): its weights, tokenizer and chat template. */
+export const HfModel = Schema.Struct({
+  hf: Schema.String,
+  /** Longest row (prompt + completion tokens) of the run; capped at the model's max_position_embeddings. Default 1024. */
+  blockSize: PositiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(1024))),
+  /** Prompts through the tokenizer's chat template as one user message (default false: raw text, as TRL and verl on plain prompts). */
+  chat: Schema.optionalKey(Schema.Boolean),
+  /** A system message before each chat prompt. */
+  system: Schema.optionalKey(Schema.String)
+})
+export const Model = Schema.Union([GptModel, HfModel])
 
 // ---- sampling ---------------------------------------------------------------------------------
 export const Sampling = Schema.Struct({
@@ -301,6 +313,8 @@ export const merge = (base: unknown, over: unknown): unknown => {
   for (const [k, v] of Object.entries(over)) {
     // A different plugin kind replaces the whole union member instead of merging stale fields.
     if (isObject(v) && isObject(base[k]) && "kind" in v && v.kind !== (base[k] as Record<string, unknown>).kind) out[k] = v
+    // A Hugging Face model replaces the GPT's fields instead of merging with them.
+    else if (isObject(v) && isObject(base[k]) && k === "model" && "hf" in v && !("hf" in (base[k] as Record<string, unknown>))) out[k] = v
     else out[k] = merge(base[k], v)
   }
   return out
@@ -373,7 +387,7 @@ export const decode = (partial: unknown, source = "recipe"): Effect.Effect<Recip
 /** Cross-field checks the schema cannot express. */
 const check = (r: Recipe, source: string): Effect.Effect<Recipe, RecipeError> => {
   const fail = (path: string, message: string) => Effect.fail(new RecipeError({ message: `${source}: ${path}: ${message}` }))
-  if (r.model.nEmbd % r.model.nHead !== 0) return fail("model.nHead", `must divide model.nEmbd (${r.model.nEmbd}), got ${r.model.nHead}`)
+  if (!("hf" in r.model) && r.model.nEmbd % r.model.nHead !== 0) return fail("model.nHead", `must divide model.nEmbd (${r.model.nEmbd}), got ${r.model.nHead}`)
   const g = r.rl.groupSize
   const sizes = r.rl.estimator.kind === "custom" ? undefined : Registry.entry(r.rl.estimator.kind).groupSize
   if (sizes !== undefined && "exact" in sizes && !(g.kind === "fixed" && g.size === sizes.exact)) {

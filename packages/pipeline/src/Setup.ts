@@ -4,9 +4,9 @@
 import { Effect } from "effect"
 import { Arithmetic, Countdown, DataFile, Dataset, Alphabet } from "@duet/tasks"
 import type { Problem, RowFormat, Task } from "@duet/tasks"
-import { Gpt } from "@duet/model"
+import { Gpt, Hf } from "@duet/model"
 import { MathAnswer } from "@duet/verifiers"
-import type { GptConfig } from "@duet/model"
+import type { GptConfig, HfTokenizer, LlamaConfig } from "@duet/model"
 import type { Recipe } from "./Recipe.js"
 import * as Tokens from "./Tokens.js"
 import { RecipeError } from "./Recipe.js"
@@ -21,8 +21,31 @@ export interface Setup {
   readonly task: Task.Task
   readonly codec: Tokens.Codec
   readonly splits: Splits
+  /**
+   * The GPT's config. Only GPT recipes have one: for a `model: { hf }` recipe reading it throws
+   * (`PolicyStore` is the one place that knows the model; use `model`).
+   */
   readonly modelConfig: GptConfig
+  /** What the policy is: duet's GPT, or a Hugging Face directory with its parsed config (blockSize capped by the recipe) and tokenizer. */
+  readonly model: ModelSpec
 }
+
+export type ModelSpec =
+  | { readonly kind: "gpt"; readonly config: GptConfig }
+  | { readonly kind: "hf"; readonly dir: string; readonly config: LlamaConfig; readonly tokenizer: HfTokenizer }
+
+/** The codec and model of a `model: { hf }` recipe: the directory's tokenizer and config, checked up front. */
+const hfModel = (model: { readonly hf: string; readonly blockSize: number; readonly chat?: boolean; readonly system?: string }, task: Task.Task) =>
+  Effect.try({
+    try: () => {
+      const config = Hf.readConfig(model.hf)
+      const tokenizer = Hf.loadTokenizer(model.hf)
+      const codec = Tokens.hfCodec(tokenizer, { stop: task.stop, ...(model.chat === undefined ? {} : { chat: model.chat }), ...(model.system === undefined ? {} : { system: model.system }) })
+      const spec: ModelSpec = { kind: "hf", dir: model.hf, config: { ...config, blockSize: Math.min(config.blockSize, model.blockSize) }, tokenizer }
+      return { codec, spec }
+    },
+    catch: (e) => new RecipeError({ message: `model.hf: ${e instanceof Error ? e.message : String(e)}` })
+  })
 
 /**
  * Every data row must fit the model: BOS + prompt + demonstration (answer or solution, stop
@@ -134,10 +157,13 @@ const probeSize = (recipe: Recipe): number => (recipe.sft.steps > 0 && recipe.sf
 export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
   Effect.gen(function* () {
     const { task, splits: loaded } = yield* taskOf(recipe)
-    const codec = yield* Effect.try({
-      try: () => Tokens.charCodec(task.alphabet, task.stop),
-      catch: (e) => new RecipeError({ message: `task alphabet: ${e instanceof Error ? e.message : String(e)}` })
-    })
+    const hf = "hf" in recipe.model ? yield* hfModel(recipe.model, task) : undefined
+    const codec =
+      hf?.codec ??
+      (yield* Effect.try({
+        try: () => Tokens.charCodec(task.alphabet, task.stop),
+        catch: (e) => new RecipeError({ message: `task alphabet: ${e instanceof Error ? e.message : String(e)}` })
+      }))
     const seed = recipe.seed
     const splits: Splits =
       loaded ??
@@ -156,11 +182,24 @@ export const make = (recipe: Recipe): Effect.Effect<Setup, RecipeError> =>
           ood: yield* draw("ood", recipe.eval.problems, "eval.problems")
         }
       }))
+    if (hf !== undefined) {
+      const model = hf.spec
+      return {
+        task,
+        codec,
+        splits,
+        model,
+        get modelConfig(): GptConfig {
+          throw new RecipeError({ message: `model.hf: ${model.dir}: a Hugging Face recipe has no GPT config (make the policy with PolicyStore)` })
+        }
+      } satisfies Setup
+    }
+    const gptModel = recipe.model
     const modelConfig = yield* Effect.try({
-      try: () => Gpt.makeConfig({ ...recipe.model, vocabSize: codec.tokenizer.vocabSize }),
+      try: () => Gpt.makeConfig({ ...gptModel, vocabSize: codec.tokenizer.vocabSize }),
       catch: (e) => new RecipeError({ message: `model: ${e instanceof Error ? e.message : String(e)}` })
     })
-    return { task, codec, splits, modelConfig }
+    return { task, codec, splits, modelConfig, model: { kind: "gpt", config: modelConfig } } satisfies Setup
   })
 
 /** Grades a completion against its problem: the task's own exact check when it has one. */
