@@ -9,6 +9,7 @@ import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from "node:f
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { Schema } from "effect"
+import * as Tensorboard from "./Tensorboard.js"
 
 export class RunDirError extends Schema.TaggedError<RunDirError>()("RunDirError", { message: Schema.String }) {}
 
@@ -40,8 +41,11 @@ export const writeAtomic = (path: string, text: string) =>
 
 export const ensure = (dir: string) => io(`create ${dir}`, () => mkdir(join(dir, "checkpoints"), { recursive: true }).then(() => undefined))
 
+/** Appends one record to metrics.jsonl, and its numeric fields to the run's TensorBoard events (`Tensorboard.log`). */
 export const appendMetrics = (dir: string, record: Record<string, unknown>) =>
-  io(`append ${paths(dir).metrics}`, () => appendFile(paths(dir).metrics, JSON.stringify(record) + "\n"))
+  io(`append ${paths(dir).metrics}`, () => appendFile(paths(dir).metrics, JSON.stringify(record) + "\n")).pipe(
+    Effect.andThen(io(`append ${Tensorboard.directory(dir)}`, async () => Tensorboard.log(dir, record)))
+  )
 
 /** Every parseable record of metrics.jsonl (a torn last line from a crash is dropped). */
 export const readMetrics = (dir: string) =>
