@@ -84,6 +84,23 @@ describe("examples/", () => {
     expect(at("rloo", 4).scale).toBeCloseTo(1, 12)
   })
 
+  it("custom-loop.ts: a loop of the user's own over the exported stages learns, and evaluates", async () => {
+    const { customLoop } = await import("../../../examples/custom-loop.js")
+    const { Effect } = await import("effect")
+    const fields = {
+      task: { kind: "arithmetic", ops: ["+"], digits: { min: 1, max: 1 }, oodDigits: { min: 2, max: 2 }, reversed: false },
+      sft: { steps: 60, target: false, examples: 80 },
+      rl: { trainProblems: 80, sampling: { maxTokens: 4 } },
+      eval: { problems: 12, n: 4, sampling: { maxTokens: 4 } }
+    } as const
+    const { rewards, evaluation } = await Effect.runPromise(customLoop(fields, 60))
+    expect(rewards).toHaveLength(60)
+    // 10 steps x 256 rollouts on each side: the difference of two Bernoulli means at p = 0.5 has a
+    // standard error of 0.014, so a 0.05 lift is ~3.5 of them (measured: 0.11 on OpenBLAS, seed 1).
+    expect(mean(rewards.slice(-10)) - mean(rewards.slice(0, 10))).toBeGreaterThan(0.05)
+    expect(evaluation.map((r) => [r.split, r.n])).toEqual([["test", 4], ["ood", 4]])
+  }, 240_000)
+
   it("the README's TypeScript recipe runs as written (extracted from README.md, not a copy)", () => {
     const readme = readFileSync(join(root, "README.md"), "utf8")
     const section = readme.slice(readme.indexOf("## Your own estimator"))
