@@ -14,9 +14,12 @@ import { existsSync, readFileSync, writeFileSync, appendFileSync } from "node:fs
 import { basename, extname } from "node:path"
 import { InputError } from "../InputError.js"
 import * as Progress from "../Progress.js"
+import type { HttpSampler as HttpSamplerTypes } from "@duet/samplers"
 
-const formats = ["auto", "gsm8k", "math", "verl"] as const
-const verifierNames = ["math", "gsm8k", "exact"] as const
+type HttpSamplerClient = HttpSamplerTypes.Client
+
+export const formats = ["auto", "gsm8k", "math", "verl"] as const
+export const verifierNames = ["math", "gsm8k", "exact"] as const
 
 /** The flags `duet eval` adds for endpoint mode. */
 export const flags = {
@@ -66,7 +69,7 @@ interface Row {
   readonly samples: ReadonlyArray<{ readonly text: string; readonly correct: boolean; readonly extracted: string | null; readonly finish_reason: string | null }>
 }
 
-const detectFormat = (path: string): "gsm8k" | "math" | "verl" | undefined => {
+export const detectFormat = (path: string): "gsm8k" | "math" | "verl" | undefined => {
   const first = readFileSync(path, "utf8").split("\n").find((l) => l.trim() !== "")
   if (first === undefined) return undefined
   let row: Record<string, unknown>
@@ -114,35 +117,51 @@ const clock = (seconds: number): string => {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`
 
-export const run = (f: Flags) =>
+/** The problems of `--data` (JSONL or Parquet, row shape from `--format` or the first row), the first `--problems`. */
+export const loadProblems = (data: string, formatFlag: (typeof formats)[number], limit: Option.Option<number>) =>
   Effect.gen(function* () {
-    const endpoint = Option.getOrThrow(f.endpoint)
-    if (Option.isNone(f.data)) return yield* new InputError({ message: "--endpoint needs --data FILE (JSONL or Parquet problems)" })
-    const data = f.data.value
     if (!existsSync(data)) return yield* new InputError({ message: `cannot read ${data}` })
-    const n = Option.getOrElse(f.n, () => 4)
-    if (n < 1) return yield* new InputError({ message: `--n must be >= 1, got ${n}` })
-    if (f.concurrency < 1) return yield* new InputError({ message: `--concurrency must be >= 1, got ${f.concurrency}` })
-    const { HttpSampler } = yield* Effect.promise(() => import("@duet/samplers"))
     const { Jsonl, Parquet } = yield* Effect.promise(() => import("@duet/tasks"))
-    const { Metrics, Verifier } = yield* Effect.promise(() => import("@duet/verifiers"))
-
     const parquet = extname(data).toLowerCase() === ".parquet"
-    const format = f.format !== "auto" ? f.format : parquet ? "verl" : detectFormat(data)
+    const format = formatFlag !== "auto" ? formatFlag : parquet ? "verl" : detectFormat(data)
     if (format === undefined) return yield* new InputError({ message: `${data}: cannot tell the row shape from its first row; give --format gsm8k|math|verl` })
-    let problems = yield* (parquet ? Parquet.load(data, { format }) : Jsonl.load(data, { format })).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
-    if (Option.isSome(f.problems)) problems = problems.slice(0, f.problems.value)
+    const problems = yield* (parquet ? Parquet.load(data, { format }) : Jsonl.load(data, { format })).pipe(Effect.mapError((e) => new InputError({ message: e.message })))
+    return Option.isSome(limit) ? problems.slice(0, limit.value) : problems
+  })
 
+/** A client over the comma-separated `--endpoint` URLs, and `--model` or the server's only model. */
+export const connect = (
+  endpoint: string,
+  modelFlag: Option.Option<string>,
+  concurrency: number
+): Effect.Effect<{ client: HttpSamplerClient; model: string; baseUrls: string[] }, InputError> =>
+  Effect.gen(function* () {
+    const { HttpSampler } = yield* Effect.promise(() => import("@duet/samplers"))
     const baseUrls = endpoint.split(",").map((u) => u.trim()).filter((u) => u !== "")
-    const client = yield* HttpSampler.makeClient({ baseUrls, concurrency: f.concurrency })
-    const model = Option.isSome(f.model)
-      ? f.model.value
+    if (baseUrls.length === 0) return yield* new InputError({ message: "--endpoint: give a base URL, e.g. http://127.0.0.1:8000/v1" })
+    const client = yield* HttpSampler.makeClient({ baseUrls, concurrency })
+    const model = Option.isSome(modelFlag)
+      ? modelFlag.value
       : yield* client.models.pipe(
           Effect.mapError((e) => new InputError({ message: `cannot list the server's models: ${e.message}` })),
           Effect.flatMap((ids) =>
             ids.length === 1 ? Effect.succeed(ids[0]!) : Effect.fail(new InputError({ message: `the server has ${ids.length} models (${ids.join(", ")}); pick one with --model` }))
           )
         )
+    return { client, model, baseUrls }
+  })
+
+export const run = (f: Flags) =>
+  Effect.gen(function* () {
+    const endpoint = Option.getOrThrow(f.endpoint)
+    if (Option.isNone(f.data)) return yield* new InputError({ message: "--endpoint needs --data FILE (JSONL or Parquet problems)" })
+    const data = f.data.value
+    const n = Option.getOrElse(f.n, () => 4)
+    if (n < 1) return yield* new InputError({ message: `--n must be >= 1, got ${n}` })
+    if (f.concurrency < 1) return yield* new InputError({ message: `--concurrency must be >= 1, got ${f.concurrency}` })
+    const { Metrics, Verifier } = yield* Effect.promise(() => import("@duet/verifiers"))
+    const problems = yield* loadProblems(data, f.format, f.problems)
+    const { client, model, baseUrls } = yield* connect(endpoint, f.model, f.concurrency)
     const out = Option.getOrElse(f.out, () => `${basename(data, extname(data))}.${model.replace(/[^\w.-]+/g, "_")}.n${n}.jsonl`)
     const done = yield* Effect.try({ try: () => readDone(out, n), catch: (e) => (e instanceof InputError ? e : new InputError({ message: String(e) })) })
     const verifier = Verifier[f.verifier === "exact" ? "exactMatch" : f.verifier]()
