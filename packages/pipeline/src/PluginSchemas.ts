@@ -3,10 +3,12 @@
  * `Registry`): one member `{ kind: name, ...options }` per built-in, each option decoded by its spec
  * (so a bad one fails at decode with its path, `rl.estimator.eps`), plus `{ kind: "custom", name }`,
  * which records a user's estimator value (a TypeScript recipe, `UserRecipe.ts`) by name.
- * `rl.reward`: absent = the task's 0/1 grade; `{ kind: "custom", name }` records a user's reward.
+ * `rl.reward`: absent = the task's 0/1 grade; `{ kind: "verifier", name }` a built-in verifier;
+ * `{ kind: "custom", name }` records a user's reward.
  */
 import { Schema } from "effect"
 import { Registry } from "@duet/estimators"
+import { Verifier } from "@duet/verifiers"
 import type { EstimatorEntry, EstimatorSpec as BuiltinSpec, OptionSpec } from "@duet/estimators"
 
 
@@ -35,5 +37,9 @@ export const Estimator = Schema.Union([...Registry.estimators.map(member), Custo
   unknown
 >
 
-/** A user's reward function, recorded by its name (absent: the task's 0/1 correctness grade). */
-export const Reward = Custom
+/**
+ * The training reward (absent: the task's 0/1 correctness grade): a `@duet/verifiers` verifier by
+ * name (`math` by value, `gsm8k`, `exact`, `format`), its `reward` against the gold answer; or a
+ * user's reward function, recorded by its name.
+ */
+export const Reward = Schema.Union([Schema.Struct({ kind: Schema.Literal("verifier"), name: Schema.Literals(Verifier.names) }), Custom])

@@ -12,6 +12,7 @@ import type { BackendName, BlasChoice } from "@duet/engine"
 import { AdamW, Checkpoint, Gpt } from "@duet/model"
 import type { Policy } from "@duet/model"
 import { Sampler } from "@duet/samplers"
+import { Verifier } from "@duet/verifiers"
 import * as Evaluate from "./Evaluate.js"
 import * as Checkpoints from "./Checkpoints.js"
 import * as FiniteGuard from "./FiniteGuard.js"
@@ -119,6 +120,18 @@ const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Updat
     )
     yield* RunDir.setLatest(runDir, step)
     if (recipe.checkpointKeepLast !== undefined) yield* Checkpoints.prune(runDir, recipe.checkpointKeepLast, step).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+  })
+
+/** The training reward: the user's function, a verifier the recipe names, or the task's 0/1 grade. */
+const rewardOf = (recipe: Recipe, setup: Setup.Setup, plugins: UserPlugins.Plugins) =>
+  Effect.gen(function* () {
+    if (plugins.reward !== undefined) return Rewards.fromFunction(plugins.reward, UserPlugins.rewardName(plugins.reward))
+    const spec = recipe.rl.reward
+    if (spec?.kind === "verifier") {
+      const verifier = yield* Verifier.shapeByName(spec.name).pipe(Effect.mapError((e) => new TrainError({ message: `rl.reward.name: ${e.message}` })))
+      return Rewards.fromVerifier(verifier, setup.task.stop)
+    }
+    return Rewards.fromTask(setup.task)
   })
 
 interface Counters {
@@ -248,7 +261,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     yield* push(startStep)
     const rolloutLayer = Layer.merge(
       options.sampler ? options.sampler(() => policy) : RolloutSource.layer(recipe, () => policy, setup.codec),
-      Rewards.layer(plugins.reward === undefined ? Rewards.fromTask(setup.task) : Rewards.fromFunction(plugins.reward, UserPlugins.rewardName(plugins.reward)))
+      Rewards.layer(yield* rewardOf(recipe, setup, plugins))
     )
     const { steps, promptsPerStep, sampling } = recipe.rl
     const endStep = options.stopAfter === undefined ? steps : Math.min(steps, startStep + options.stopAfter)
@@ -272,7 +285,8 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       const batch = yield* Stages.advantages(estimator, rollouts, step)
       const tUpdate = now()
       const lr = lrAt(step)
-      const update = yield* Stages.update(objective, learner, batch, { lr, klCoef: klController.coefficient(klState) }, { step, peakLr: recipe.rl.lr })
+      const klCoef = klController.coefficient(klState)
+      const update = yield* Stages.update(objective, learner, batch, { lr, klCoef }, { step, peakLr: recipe.rl.lr })
       const updateTime = now() - tUpdate
       const normAfter = FiniteGuard.norm(policy.params)
       const rlJump = FiniteGuard.jumpProblem("rl", step, normBefore, normAfter, lr, recipe.rl.lr)
@@ -296,7 +310,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
         step,
         ...scalars,
         "actor/lr": lr,
-        "actor/kl_coef": klController.coefficient(klState),
+        "actor/kl_coef": klCoef,
         "rollout/temperature": temperatureAt(step),
         rollouts: rollouts.rows.length,
         "rollouts/total": counters.rollouts,

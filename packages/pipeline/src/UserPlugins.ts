@@ -75,11 +75,11 @@ export const bind = (recipe: Recipe, plugins: Plugins = {}): Effect.Effect<Recip
     if (reward !== undefined) {
       if (typeof reward !== "function") return yield* fail("reward", "must be a function (completion: string, problem) => number")
       const name = rewardName(reward)
-      if (rl.reward !== undefined && rl.reward.name !== name) {
+      if (rl.reward !== undefined && rl.reward.kind === "custom" && rl.reward.name !== name) {
         return yield* fail("rl.reward", `the recipe records the user reward "${rl.reward.name}" but the one given is "${name}"`)
       }
       rl = { ...rl, reward: { kind: "custom", name } }
-    } else if (rl.reward !== undefined) {
+    } else if (rl.reward !== undefined && rl.reward.kind === "custom") {
       return yield* fail("rl.reward", noValue("rl.reward", "reward", rl.reward.name))
     }
     if (objective !== undefined) {

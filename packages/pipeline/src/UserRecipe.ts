@@ -108,7 +108,7 @@ export const load = (file: string, overrides: ReadonlyArray<string> = []): Effec
     const decoded = yield* Recipe.decode(doc, file)
     const plugins: Plugins = {
       ...(decoded.rl.estimator.kind === "custom" ? { estimator: definition.estimator } : {}),
-      ...(decoded.rl.reward !== undefined ? { reward: definition.reward } : {}),
+      ...(decoded.rl.reward?.kind === "custom" ? { reward: definition.reward } : {}),
       ...(decoded.rl.loss.kind === "custom" ? { objective: definition.objective } : {})
     }
     const recipe = yield* UserPlugins.bind(decoded, plugins).pipe(Effect.mapError((e) => new RecipeError({ message: `${file}: ${e.message}` })))
