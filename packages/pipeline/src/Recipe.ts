@@ -246,7 +246,13 @@ export const RecipeSchema = Schema.Struct({
   /** Save a checkpoint every this many RL steps (0 = only at the end). */
   checkpointEvery: NonNegativeInt,
   /** Keep only the newest this many checkpoints (step 0, the warm start, always stays); absent = keep all. */
-  checkpointKeepLast: Schema.optionalKey(PositiveInt)
+  checkpointKeepLast: Schema.optionalKey(PositiveInt),
+  /**
+   * Checkpoints (replaces `checkpointEvery` / `checkpointKeepLast`): save every `every` RL steps (0 =
+   * only at the end), keep the newest `keepLast` (absent = all) and, with `keepBest` (default true),
+   * the one with the best test Mean@n among those evaluated (`checkpoints/best` names it).
+   */
+  checkpoint: Schema.optionalKey(Schema.Struct({ every: NonNegativeInt, keepLast: Schema.optionalKey(PositiveInt), keepBest: Schema.optionalKey(Schema.Boolean) }))
 })
 export type Recipe = typeof RecipeSchema.Type
 export type EstimatorSpec = typeof Estimator.Type
@@ -402,6 +408,9 @@ const check = (r: Recipe, source: string): Effect.Effect<Recipe, RecipeError> =>
     return fail("rl.groupSize", `${r.rl.estimator.kind} needs groups of at least ${sizes.min}`)
   }
   if (r.task.kind === "arithmetic" && r.task.digits && r.task.digits.min > r.task.digits.max) return fail("task.digits", "min must be <= max")
+  if (r.checkpoint !== undefined && (r.checkpointKeepLast !== undefined || r.checkpointEvery !== defaults.checkpointEvery)) {
+    return fail("checkpoint", "replaces checkpointEvery / checkpointKeepLast: give checkpoint: { every, keepLast } alone")
+  }
   const found = RecipeChecks.problems(r)
   if (found.length > 0) return Effect.fail(new RecipeError({ message: `${source}: ${found.map((p) => `${p.path}: ${p.message}`).join("; ")}` }))
   return Effect.succeed(r)
