@@ -23,7 +23,7 @@ export type Group = "gemm" | "kernels" | "train" | "decode"
 export interface Row {
   readonly group: Group
   readonly name: string
-  /** Matmul path of the duet side ("openblas" or "js-fallback"). */
+  /** Matmul path of the duet side ("openblas", "wasm-simd" or "js-fallback"). */
   readonly path: string
   /** Median milliseconds per call. */
   readonly stockMs: number
@@ -54,7 +54,7 @@ export interface Options {
   /** Groups to run (default all). */
   readonly groups?: ReadonlyArray<Group>
   /** Matmul paths to compare with stock (default: openblas when the addon loads, and js). */
-  readonly paths?: ReadonlyArray<"openblas" | "js">
+  readonly paths?: ReadonlyArray<"openblas" | "js" | "xnnpack">
   /** Timed repetitions per side (default 5; train and decode use fewer, see below). */
   readonly reps?: number
   /** BLAS threads (default: Engine's default). */

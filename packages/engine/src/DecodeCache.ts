@@ -117,7 +117,7 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
   let scores = new Float64Array(capacity)
 
   const wasm = (): WasmBackend | undefined => (tf.getBackend() === "wasm" ? assertWasmInternals(tf.backend()) : undefined)
-  const path = (): DecodeCache["path"] => (wasm() === undefined ? "js-copy" : activeAddon() !== undefined ? "native" : "js-heap")
+  const path = (): DecodeCache["path"] => (wasm() === undefined ? "js-copy" : activeAddon()?.decodeAttention !== undefined ? "native" : "js-heap")
   const layerOf = (layer: number): void => {
     if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new InvalidArgumentError("DecodeCache.layer", `must be in [0, ${layers}), got ${layer}`)
   }
@@ -164,7 +164,7 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
         const [qo, ko, vo, oo] = [offsetOf(be, q), offsetOf(be, k), offsetOf(be, v), offsetOf(be, out)]
         if (N > 0) {
           const addon = activeAddon()
-          if (addon !== undefined) {
+          if (addon?.decodeAttention !== undefined) {
             addon.decodeAttention(heapF32(be).buffer as ArrayBuffer, qo, ko, vo, oo, rows, position, keys[layer]!, values[layer]!, batch, H, capacity, hd, scale)
           } else {
             const h = heapF32(be)

@@ -3,7 +3,8 @@
  *
  * `init` picks the backend (`auto`: tfjs-node-gpu or tfjs-node when the user installed them, else
  * wasm), then on wasm registers duet's kernels over the stock ones: BatchMatMul on OpenBLAS
- * through the optional addon (or a pure-JS fallback that folds batches onto XNNPACK), Sum over
+ * through the optional addon, else on duet's prebuilt wasm SIMD kernels (or, if those cannot
+ * load, a pure-JS fallback that folds batches onto XNNPACK), Sum over
  * leading axes, the missing UnsortedSegmentSum, and the fused kernels behind `Ops`. Every package
  * uses the one `tf` exported here, so all share one tfjs instance and one engine.
  *
@@ -17,16 +18,24 @@ import os from "node:os"
 import { BackendUnavailableError, installHints } from "./Errors.js"
 import { installDuetKernels, restoreStockKernels, withStockKernels, type KernelMode } from "./internal/Installer.js"
 import { loadAddon, type NativeAddon } from "./internal/NativeAddon.js"
+import { loadWasmKernels } from "./internal/WasmKernels.js"
+import { assertWasmInternals } from "./internal/WasmBackend.js"
 
 export { tf, withStockKernels }
 
 export type BackendName = "auto" | "wasm" | "cpu" | "tfjs-node" | "tfjs-node-gpu"
-export type BlasChoice = "auto" | "openblas" | "js"
+/**
+ * Matmul path on wasm: "openblas" (the addon), "js" (no system library: duet's prebuilt wasm SIMD
+ * kernels, falling back to "xnnpack" if they cannot load), "xnnpack" (the older pure-JS path:
+ * explicit transposes + batch folding onto tfjs's XNNPACK, JS loops for the fused kernels), or
+ * "auto" (OpenBLAS when the addon loads, else "js").
+ */
+export type BlasChoice = "auto" | "openblas" | "js" | "xnnpack"
 
 export interface InitOptions {
   /** Backend (default "auto"). */
   readonly backend?: BackendName
-  /** Matmul on wasm: OpenBLAS addon, pure JS, or auto (addon when present; env DUET_BLAS=0 forces JS). */
+  /** Matmul on wasm (see BlasChoice; env DUET_BLAS=0 makes "auto" mean "js", the fresh-machine path). */
   readonly blas?: BlasChoice
   /** BLAS threads for large GEMMs (default: OPENBLAS_NUM_THREADS, else all cores). */
   readonly threads?: number
@@ -38,7 +47,7 @@ export interface EngineInfo {
   /** The active backend: "wasm", "cpu", "tfjs-node" or "tfjs-node-gpu". */
   readonly backend: string
   /** Who runs BatchMatMul. */
-  readonly matmul: "openblas" | "js-fallback" | "stock" | "native"
+  readonly matmul: "openblas" | "wasm-simd" | "js-fallback" | "stock" | "native"
   /** Kernels (and gradients, as "Name.grad") duet registered over or beside the stock ones. */
   readonly kernels: string[]
   /** Most CPU threads the matmul uses (OpenBLAS picks 1 or this many per GEMM size, by measured speed). */
@@ -50,7 +59,7 @@ export interface EngineInfo {
 }
 
 const backendNames: ReadonlyArray<BackendName> = ["auto", "wasm", "cpu", "tfjs-node", "tfjs-node-gpu"]
-const blasChoices: ReadonlyArray<BlasChoice> = ["auto", "openblas", "js"]
+const blasChoices: ReadonlyArray<BlasChoice> = ["auto", "openblas", "js", "xnnpack"]
 
 let current: { key: string; info: Promise<EngineInfo> } | undefined
 
@@ -66,6 +75,7 @@ const blasFromEnv = (choice: BlasChoice): BlasChoice => {
   const env = (process.env.DUET_BLAS ?? "").trim().toLowerCase()
   if (env === "0" || env === "js" || env === "off" || env === "false") return "js"
   if (env === "1" || env === "openblas") return "openblas"
+  if (env === "xnnpack") return "xnnpack"
   return "auto"
 }
 
@@ -179,14 +189,24 @@ const run = async (opts: Required<InitOptions>): Promise<EngineInfo> => {
     if (load.ok) addon = load.addon
     else notes.push(`OpenBLAS unavailable (${load.reason})`)
   } else {
-    notes.push(`JS matmul requested (blas: "js" or DUET_BLAS=${process.env.DUET_BLAS ?? "unset"})`)
+    notes.push(`no OpenBLAS requested (blas: "${opts.blas}" or DUET_BLAS=${process.env.DUET_BLAS ?? "unset"})`)
   }
-  if (addon !== undefined) addon.setThreads(opts.threads)
-  const mode: KernelMode = addon !== undefined ? { kind: "openblas", addon } : { kind: "js" }
+  if (addon !== undefined) {
+    addon.setThreads(opts.threads)
+    const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "openblas", addon } })
+    return makeInfo({ backend, matmul: "openblas", kernels, threads: opts.threads, notes }, addon.config().split(" ").slice(0, 2).join(" "))
+  }
+  if (opts.blas !== "xnnpack") {
+    const wasm = loadWasmKernels(assertWasmInternals(tf.findBackend("wasm")))
+    if (wasm.ok) {
+      const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "openblas", addon: wasm.addon } })
+      return makeInfo({ backend, matmul: "wasm-simd", kernels, threads: 1, notes }, "duet's prebuilt wasm SIMD GEMM and fused kernels, no system library")
+    }
+    notes.push(wasm.reason)
+  }
+  const mode: KernelMode = { kind: "js" }
   const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: mode })
-  return addon !== undefined
-    ? makeInfo({ backend, matmul: "openblas", kernels, threads: opts.threads, notes }, addon.config().split(" ").slice(0, 2).join(" "))
-    : makeInfo({ backend, matmul: "js-fallback", kernels, threads: 1, notes }, "explicit transposes + batch folding onto XNNPACK")
+  return makeInfo({ backend, matmul: "js-fallback", kernels, threads: 1, notes }, "explicit transposes + batch folding onto XNNPACK")
 }
 
 /**

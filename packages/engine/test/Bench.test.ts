@@ -8,7 +8,7 @@ describe("Bench", () => {
     const report = await Bench.gemm({ reps: 1, paths: ["js"] })
     expect(report.rows.map((r) => r.name)).toEqual(Bench.gemmCases.map((c) => c.name))
     for (const r of report.rows) {
-      expect(r.path).toBe("js-fallback")
+      expect(r.path).toBe("wasm-simd")
       expect(r.stockMs).toBeGreaterThan(0)
       expect(r.duetMs).toBeGreaterThan(0)
       expect(r.speedup).toBeCloseTo(r.stockMs / r.duetMs, 10)
@@ -17,9 +17,9 @@ describe("Bench", () => {
     }
     const text = Bench.format(report)
     expect(text).toContain("stock ms | duet ms | speedup")
-    expect(text).toContain("js-fallback")
+    expect(text).toContain("wasm-simd")
     expect(JSON.parse(JSON.stringify(report)).rows).toHaveLength(Bench.gemmCases.length)
     expect(tf.memory().numTensors).toBe(before)
-    expect(Engine.info()?.matmul).toBe("js-fallback")
+    expect(Engine.info()?.matmul).toBe("wasm-simd")
   })
 })

@@ -15,7 +15,7 @@ describe("Engine.init", () => {
     expect(info.backend).toBe("wasm")
     expect(tf.getBackend()).toBe("wasm")
     expect(info.kernels).toEqual(expect.arrayContaining(["BatchMatMul", "BatchMatMul.grad", "Sum", "UnsortedSegmentSum"]))
-    expect(info.matmul).toBe(loadAddon().ok ? "openblas" : "js-fallback")
+    expect(info.matmul).toBe(loadAddon().ok ? "openblas" : "wasm-simd")
     expect(info.describe()).toContain(`matmul ${info.matmul}`)
     expect(Engine.info()).toBe(info)
   })
@@ -24,15 +24,18 @@ describe("Engine.init", () => {
     const a = await Engine.init({ backend: "wasm", blas: "js" })
     const b = await Engine.init({ backend: "wasm", blas: "js" })
     expect(b).toBe(a)
-    expect(a.matmul).toBe("js-fallback")
+    expect(a.matmul).toBe("wasm-simd")
     expect(a.threads).toBe(1)
   })
 
-  it("DUET_BLAS=0 forces the JS path for blas auto", async () => {
+  it("DUET_BLAS=0 forces the fresh-machine path (wasm SIMD kernels) for blas auto; DUET_BLAS=xnnpack the older one", async () => {
     process.env.DUET_BLAS = "0"
     const info = await Engine.init({ backend: "wasm" })
-    expect(info.matmul).toBe("js-fallback")
+    expect(info.matmul).toBe("wasm-simd")
+    process.env.DUET_BLAS = "xnnpack"
+    expect((await Engine.init({ backend: "wasm" })).matmul).toBe("js-fallback")
     delete process.env.DUET_BLAS
+    expect((await Engine.init({ backend: "wasm", blas: "xnnpack" })).matmul).toBe("js-fallback")
   })
 
   it("blas openblas uses the addon, or fails with the install hint when it is missing", async () => {

@@ -2,7 +2,7 @@ import fc from "fast-check"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Engine, tf } from "../src/index.js"
 import { broadcastShape, matMulReference, outsideBound, randomData, size, type MatMulCase } from "./Reference.js"
-import { blasPaths } from "./Paths.js"
+import { blasPaths, matmulOf } from "./Paths.js"
 
 /** Batch shapes of A and B that broadcast: suffixes of one output batch, some dims set to 1. */
 const caseArb = (dim: fc.Arbitrary<number>): fc.Arbitrary<MatMulCase> =>
@@ -88,7 +88,7 @@ for (const blas of blasPaths()) {
   describe(`BatchMatMul (${blas})`, () => {
     beforeAll(async () => {
       const info = await Engine.init({ backend: "wasm", blas })
-      expect(info.matmul).toBe(blas === "openblas" ? "openblas" : "js-fallback")
+      expect(info.matmul).toBe(matmulOf(blas))
     })
 
     it("matches a float64 reference and the stock kernel: values and gradients, small shapes", () => {
@@ -113,6 +113,16 @@ for (const blas of blasPaths()) {
       expect(Array.from(c.dataSync())).toEqual([17, 23, 39, 53, 1, 2, 3, 4])
       expect(c.shape).toEqual([2, 2, 2])
       tf.dispose([a, b, c])
+    })
+
+    it.skipIf(blas !== "js")("the same on GEMMs past the wasm kernel's blocks (K > 256, N > 512, M and N off the 4x8 tile)", () => {
+      const dims = fc.record({ M: fc.integer({ min: 1, max: 20 }), N: fc.integer({ min: 500, max: 530 }), K: fc.integer({ min: 250, max: 530 }) })
+      fc.assert(
+        fc.property(dims, fc.boolean(), fc.boolean(), fc.nat(), ({ M, N, K }, ta, tb, seed) =>
+          check({ aShape: ta ? [K, M] : [M, K], bShape: tb ? [N, K] : [K, N], transposeA: ta, transposeB: tb }, seed)
+        ),
+        { seed: 11, numRuns: 4 }
+      )
     })
 
     it("K = 0 gives zeros", () => {

@@ -133,7 +133,7 @@ const paths: Array<{ label: string; init: () => Promise<unknown>; fused: { gelu:
   ...blasPaths().map((blas) => ({
     label: `wasm ${blas}`,
     init: () => Engine.init({ backend: "wasm", blas }),
-    fused: { gelu: blas === "openblas", layerNorm: true }
+    fused: { gelu: blas !== "xnnpack", layerNorm: true }
   })),
   { label: "cpu (composite)", init: () => Engine.init({ backend: "cpu" }), fused: { gelu: false, layerNorm: false } }
 ]

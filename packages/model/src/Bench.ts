@@ -360,3 +360,391 @@ export const format = (r: BenchResult): string => {
   lines.push(`process peak RSS ${r.maxRssMb.toFixed(0)} MB`)
   return lines.join("\n")
 }
+
+// ---- RL step benchmark (`duet bench --rl`) ------------------------------------------------------
+
+/**
+ * One RL step as the pipeline runs it, on synthetic arithmetic-shaped prompts: sample `prompts x
+ * group` rollouts of up to `maxTokens` tokens (KV-cache sampler, temperature 1), a host-side reward
+ * and group-relative advantage, then one PPO-clip token-mean update on the sampled rows (old
+ * log-probs from the sampler): forward (`sequenceLogprobs`), backward (`lossAndGrads`), AdamW with
+ * clipping. With `skip`, rows whose advantage is 0 leave the update (as `rl.skipZeroAdvantage`).
+ */
+export interface RlOptions {
+  readonly dim: number
+  readonly layers: number
+  readonly heads: number
+  readonly vocab: number
+  /** Context length (blockSize). */
+  readonly seq: number
+  /** Distinct prompts per step (256). */
+  readonly prompts: number
+  /** Rollouts per prompt (2). */
+  readonly group: number
+  /** Completion tokens per rollout (8). */
+  readonly maxTokens: number
+  /** Prompt lengths, uniform in [promptMin, promptMax] (4..7: "BOS 12+34=" shaped). */
+  readonly promptMin: number
+  readonly promptMax: number
+  readonly rounds: number
+  readonly variants: ReadonlyArray<Variant>
+  /** Drop zero-advantage rows from the update (false: every row trains). */
+  readonly skip: boolean
+  /** Also time forward / backward / optimizer apart and count kernels (tf.profile) per variant. */
+  readonly breakdown: boolean
+}
+
+/** The default recipe's sizes (packages/pipeline Recipe.defaults: L2 H4 C96 T32, 512 rollouts of 8 tokens). */
+export const rlPresets: Record<"default" | "ref", Partial<RlOptions>> = {
+  default: { dim: 96, layers: 2, heads: 4, vocab: 20, seq: 32 },
+  ref: { dim: 128, layers: 4, heads: 4, vocab: 32, seq: 64 }
+}
+
+export const defaultRlOptions: RlOptions = {
+  ...(rlPresets.default as Pick<RlOptions, "dim" | "layers" | "heads" | "vocab" | "seq">),
+  prompts: 256,
+  group: 2,
+  maxTokens: 8,
+  promptMin: 4,
+  promptMax: 7,
+  rounds: 5,
+  variants: ["stock", "duet"],
+  skip: false,
+  breakdown: true
+}
+
+export interface RlPhaseProfile {
+  /** Median wall ms of this phase alone. */
+  readonly ms: number
+  /** Kernel calls in one run of the phase (tf.profile). */
+  readonly kernelCalls: number
+  /** Sum of the kernels' own times (tf.profile kernelTimeMs), ms. */
+  readonly kernelMs: number
+  /** The five costliest kernels: name, calls, ms. */
+  readonly top: ReadonlyArray<readonly [string, number, number]>
+}
+
+export interface RlVariantResult {
+  readonly variant: Variant
+  readonly engine: string
+  /** Medians over rounds, ms. */
+  readonly stepMs: number
+  readonly sampleMs: number
+  readonly hostMs: number
+  readonly updateMs: number
+  /** Rows in the update (after skipping). */
+  readonly updateRows: number
+  /** Per phase, measured apart (`breakdown`). */
+  readonly phases?: Readonly<Record<"sample" | "forward" | "forwardBackward" | "optimizer", RlPhaseProfile>>
+  /** Cost of one tiny tfjs op (add of two [1,1] tensors), microseconds: the dispatch floor. */
+  readonly dispatchUs?: number
+}
+
+export interface RlResult {
+  readonly options: RlOptions
+  readonly parameters: number
+  readonly results: ReadonlyArray<RlVariantResult>
+  /** stock step time / duet step time, median over rounds, and each round's ratio. */
+  readonly speedup?: number
+  readonly roundRatios?: ReadonlyArray<number>
+}
+
+export const makeRlOptions = (overrides: Partial<RlOptions> = {}): RlOptions => {
+  const o = { ...defaultRlOptions, ...overrides }
+  for (const f of ["dim", "layers", "heads", "vocab", "seq", "prompts", "group", "maxTokens", "promptMin", "promptMax", "rounds"] as const) {
+    if (!Number.isInteger(o[f]) || o[f] < 1) throw new InvalidArgumentError(`--${f}`, `must be a positive integer, got ${o[f]}`)
+  }
+  if (o.dim % o.heads !== 0) throw new InvalidArgumentError("--heads", `must divide --dim (${o.dim}), got ${o.heads}`)
+  if (o.promptMin > o.promptMax) throw new InvalidArgumentError("--prompt-min", `must be <= --prompt-max (${o.promptMax})`)
+  if (o.promptMax + o.maxTokens > o.seq) throw new InvalidArgumentError("--max-tokens", `prompt (${o.promptMax}) + completion (${o.maxTokens}) exceeds --seq ${o.seq}`)
+  return o
+}
+
+const rlFlagNames: Record<string, keyof RlOptions> = {
+  "--dim": "dim",
+  "--layers": "layers",
+  "--heads": "heads",
+  "--vocab": "vocab",
+  "--seq": "seq",
+  "--prompts": "prompts",
+  "--group": "group",
+  "--max-tokens": "maxTokens",
+  "--prompt-min": "promptMin",
+  "--prompt-max": "promptMax",
+  "--rounds": "rounds"
+}
+
+/**
+ * Parses `--size default|ref --dim N --layers N --heads N --vocab N --seq N --prompts N --group N
+ * --max-tokens N --prompt-min N --prompt-max N --rounds N --only stock|duet --skip --no-breakdown
+ * --blas auto|openblas|js --threads N --json`.
+ */
+export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; engine: EngineChoice; json: boolean } => {
+  let o: { -readonly [K in keyof RlOptions]?: RlOptions[K] } = {}
+  let json = false
+  let blas: Engine.BlasChoice = "auto"
+  let threads: number | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
+    const value = () => inline ?? argv[++i]
+    const int = (): number => {
+      const raw = value()
+      const n = Number(raw)
+      if (raw === undefined || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(flag, `needs a positive integer, got ${String(raw)}`)
+      return n
+    }
+    if (flag === "--json") json = true
+    else if (flag === "--skip") o.skip = true
+    else if (flag === "--no-breakdown") o.breakdown = false
+    else if (flag === "--size") {
+      const v = value()
+      if (v !== "default" && v !== "ref") throw new InvalidArgumentError("--size", `must be default or ref, got ${String(v)}`)
+      o = { ...rlPresets[v], ...o }
+    } else if (flag === "--only") {
+      const v = value()
+      if (v !== "stock" && v !== "duet") throw new InvalidArgumentError("--only", `must be stock or duet, got ${String(v)}`)
+      o.variants = [v]
+    } else if (flag === "--blas") {
+      const v = value()
+      if (v !== "auto" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, openblas or js, got ${String(v)}`)
+      blas = v
+    } else if (flag === "--threads") threads = int()
+    else if (flag in rlFlagNames) (o as Record<string, number>)[rlFlagNames[flag]!] = int()
+    else throw new InvalidArgumentError(flag, "unknown flag")
+  }
+  return { options: makeRlOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), decodeThreads: 1 }, json }
+}
+
+const profilePhase = async (f: () => void, reps: number): Promise<RlPhaseProfile> => {
+  const times: number[] = []
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now()
+    f()
+    times.push(performance.now() - t0)
+  }
+  const info = await tf.profile(f)
+  const byName = new Map<string, [number, number]>()
+  let kernelMs = 0
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0
+    kernelMs += ms
+    const e = byName.get(k.name) ?? [0, 0]
+    e[0] += 1
+    e[1] += ms
+    byName.set(k.name, e)
+  }
+  const top = [...byName.entries()]
+    .sort((a, b) => b[1][1] - a[1][1])
+    .slice(0, 5)
+    .map(([n, [c, ms]]) => [n, c, ms] as const)
+  return { ms: median(times), kernelCalls: info.kernels.length, kernelMs, top }
+}
+
+const dispatchMicros = (): number => {
+  const a = tf.tensor2d([[1]])
+  const b = tf.tensor2d([[2]])
+  const n = 2000
+  const runs: number[] = []
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now()
+    tf.tidy(() => {
+      for (let i = 0; i < n; i++) tf.add(a, b)
+    })
+    runs.push(((performance.now() - t0) * 1000) / n)
+  }
+  tf.dispose([a, b])
+  return median(runs)
+}
+
+/** Runs the RL step benchmark; `setup` as in `run` (phase "train" for the update, "decode" for sampling). */
+export const rlRun = async (
+  options: Partial<RlOptions>,
+  setup: (variant: Variant, phase: Phase) => Promise<string> = engineSetup({ blas: "auto", decodeThreads: 1 }),
+  log: (line: string) => void = () => {}
+): Promise<RlResult> => {
+  const o = makeRlOptions(options)
+  const config = Gpt.makeConfig({ vocabSize: o.vocab, blockSize: o.seq, nLayer: o.layers, nHead: o.heads, nEmbd: o.dim })
+  const rng = Rng.seeded(4321)
+  // BOS (0), digits-and-operator tokens, each prompt repeated `group` times (one group per prompt).
+  const base = Array.from({ length: o.prompts }, () => {
+    const len = o.promptMin + rng.int(o.promptMax - o.promptMin + 1)
+    return Int32Array.from({ length: len }, (_, j) => (j === 0 ? 0 : 1 + rng.int(o.vocab - 1)))
+  })
+  const prompts = base.flatMap((p) => Array.from({ length: o.group }, () => p))
+  const adamConfig = AdamW.makeConfig({ lr: 1e-4, weightDecay: 0, maxGradNorm: 1 })
+  type Run = { policy: Gpt.Policy; state: AdamW.AdamWState; engine: string }
+  const runs = new Map<Variant, Run>()
+  const samples = new Map<Variant, { step: number[]; sample: number[]; host: number[]; update: number[]; rows: number }>()
+  const breakdowns = new Map<Variant, Pick<RlVariantResult, "phases" | "dispatchUs">>()
+  const orderOf = (round: number) => (round % 2 === 0 ? o.variants : [...o.variants].reverse())
+
+  const sampleRollouts = (v: Variant, seed: number) =>
+    Sampler.sample(runs.get(v)!.policy, prompts, { maxTokens: o.maxTokens, temperature: 1, seed, cache: v === "stock" ? "concat" : "inPlace" })
+  // Host work: reward (a deterministic function of the tokens, ~half the groups disagree) and
+  // group-relative advantages; the update batch (rows kept, old log-probs padded).
+  const host = (completions: ReadonlyArray<Sampler.Completion>) => {
+    const rewards = completions.map((c) => (c.tokens.reduce((a, t) => a + t, 0) % 2 === 0 ? 1 : 0))
+    const adv = rewards.map((r, i) => {
+      const g0 = Math.floor(i / o.group) * o.group
+      let m = 0
+      for (let j = 0; j < o.group; j++) m += rewards[g0 + j]!
+      return r - m / o.group
+    })
+    const keep = adv.map((a, i) => (o.skip && a === 0 ? -1 : i)).filter((i) => i >= 0)
+    const rows = keep.length > 0 ? keep : [0]
+    const tc = Math.max(1, ...rows.map((i) => completions[i]!.tokens.length))
+    const old = new Float32Array(rows.length * tc)
+    rows.forEach((i, r) => old.set(completions[i]!.logprobs, r * tc))
+    return {
+      prompts: rows.map((i) => prompts[i]!),
+      completions: rows.map((i) => (completions[i]!.tokens.length > 0 ? completions[i]!.tokens : Int32Array.of(1))),
+      advantages: Float32Array.from(rows, (i) => adv[i]!),
+      old,
+      tc
+    }
+  }
+  type Batch = ReturnType<typeof host>
+  const lossOf = (policy: Gpt.Policy, b: Batch) => () =>
+    tf.tidy(() => {
+      const { logprobs, mask } = policy.sequenceLogprobs(b.prompts, b.completions)
+      const [B, Tc] = logprobs.shape
+      const old = tf.tensor2d(b.old.subarray(0, B * Tc), [B, Tc])
+      const adv = tf.reshape(tf.tensor1d(b.advantages), [B, 1])
+      const ratio = tf.exp(tf.sub(logprobs, old))
+      const surr = tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 0.8, 1.2), adv))
+      return tf.div(tf.neg(tf.sum(tf.mul(surr, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar
+    })
+  const update = (v: Variant, b: Batch) => {
+    const r = runs.get(v)!
+    const { value, grads } = r.policy.lossAndGrads(lossOf(r.policy, b))
+    AdamW.apply(r.policy.params, grads, r.state, adamConfig)
+    value.dataSync()
+    tf.dispose([value, ...grads.values()])
+  }
+  try {
+    for (const v of o.variants) {
+      const engine = await setup(v, "train") // before any tensor: it may pick the backend
+      const policy = Gpt.init(config, 7)
+      runs.set(v, { policy, state: AdamW.init(policy.params), engine })
+      samples.set(v, { step: [], sample: [], host: [], update: [], rows: 0 })
+    }
+    for (const v of o.variants) {
+      // warm-up (kernel setup, heap growth), on the same path as the timed rounds
+      await setup(v, "decode")
+      const c = sampleRollouts(v, 999)
+      await setup(v, "train")
+      update(v, host(c))
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      for (const v of orderOf(round)) {
+        const s = samples.get(v)!
+        await setup(v, "decode")
+        const t0 = performance.now()
+        const completions = sampleRollouts(v, round + 1)
+        const t1 = performance.now()
+        const b = host(completions)
+        const t2 = performance.now()
+        await setup(v, "train")
+        const t3 = performance.now()
+        update(v, b)
+        const t4 = performance.now()
+        s.sample.push(t1 - t0)
+        s.host.push(t2 - t1)
+        s.update.push(t4 - t3)
+        s.step.push(t1 - t0 + (t2 - t1) + (t4 - t3))
+        s.rows = b.prompts.length
+        log(`round ${round + 1} ${v}: step ${s.step.at(-1)!.toFixed(0)} ms (sample ${(t1 - t0).toFixed(0)}, update ${(t4 - t3).toFixed(0)}, ${b.prompts.length} rows)`)
+      }
+    }
+    if (o.breakdown) {
+      for (const v of o.variants) {
+        const r = runs.get(v)!
+        await setup(v, "decode")
+        let last: Sampler.Completion[] = []
+        const sample = await profilePhase(() => {
+          last = sampleRollouts(v, 77)
+        }, 3)
+        const b = host(last)
+        await setup(v, "train")
+        const forward = await profilePhase(() => {
+          const loss = lossOf(r.policy, b)()
+          loss.dataSync()
+          loss.dispose()
+        }, 3)
+        const forwardBackward = await profilePhase(() => {
+          const { value, grads } = r.policy.lossAndGrads(lossOf(r.policy, b))
+          value.dataSync()
+          tf.dispose([value, ...grads.values()])
+        }, 3)
+        const { value, grads } = r.policy.lossAndGrads(lossOf(r.policy, b))
+        value.dispose()
+        const optimizer = await profilePhase(() => {
+          AdamW.apply(r.policy.params, grads, r.state, adamConfig)
+        }, 3)
+        tf.dispose([...grads.values()])
+        breakdowns.set(v, { phases: { sample, forward, forwardBackward, optimizer }, dispatchUs: dispatchMicros() })
+        log(`${v}: breakdown done`)
+      }
+    }
+  } finally {
+    for (const r of runs.values()) {
+      AdamW.dispose(r.state)
+      r.policy.dispose()
+    }
+  }
+  const results: RlVariantResult[] = o.variants.map((v) => {
+    const s = samples.get(v)!
+    return {
+      variant: v,
+      engine: runs.get(v)?.engine ?? "",
+      stepMs: median(s.step),
+      sampleMs: median(s.sample),
+      hostMs: median(s.host),
+      updateMs: median(s.update),
+      updateRows: s.rows,
+      ...(breakdowns.get(v) ?? {})
+    }
+  })
+  const st = samples.get("stock")?.step
+  const du = samples.get("duet")?.step
+  const roundRatios = st && du ? st.map((x, i) => x / du[i]!) : undefined
+  return {
+    options: o,
+    parameters: Gpt.parameterCount(config),
+    results,
+    ...(roundRatios ? { speedup: median(roundRatios), roundRatios } : {})
+  }
+}
+
+/** A human-readable table of an RL result. */
+export const formatRl = (r: RlResult): string => {
+  const o = r.options
+  const f = (x: number) => x.toFixed(0)
+  const lines = [
+    `RL step: GPT ${(r.parameters / 1e6).toFixed(2)}M params (dim ${o.dim}, layers ${o.layers}, heads ${o.heads}, vocab ${o.vocab}, seq ${o.seq}); ${o.prompts} prompts x ${o.group} rollouts of ${o.maxTokens} tokens; skip zero-advantage rows: ${o.skip ? "on" : "off"}; ${o.rounds} paired rounds, medians (ms)`,
+    `variant      step   sample    host   update  rows`
+  ]
+  for (const v of r.results) {
+    lines.push(`${v.variant.padEnd(8)} ${f(v.stepMs).padStart(8)} ${f(v.sampleMs).padStart(8)} ${v.hostMs.toFixed(1).padStart(7)} ${f(v.updateMs).padStart(8)} ${String(v.updateRows).padStart(5)}`)
+  }
+  if (r.speedup !== undefined) lines.push(`duet / stock (median of paired rounds): ${r.speedup.toFixed(2)}x [${r.roundRatios!.map((x) => x.toFixed(1)).join(" ")}]`)
+  for (const v of r.results) {
+    lines.push(`  ${v.variant}: ${v.engine}`)
+    if (v.phases === undefined) continue
+    lines.push(`  ${v.variant} phases apart (ms wall / kernel calls / ms in kernels; one tiny op ${v.dispatchUs!.toFixed(1)} us):`)
+    for (const [name, p] of Object.entries(v.phases)) {
+      const top = p.top.map(([n, c, ms]) => `${n} ${c}x ${ms.toFixed(1)}`).join(", ")
+      lines.push(`    ${name.padEnd(16)} ${p.ms.toFixed(1).padStart(8)} ${String(p.kernelCalls).padStart(6)} ${p.kernelMs.toFixed(1).padStart(8)}  top: ${top}`)
+    }
+  }
+  return lines.join("\n")
+}
+
+/** The command line (`duet bench --rl` / tools/bench-rl): table or `--json`. */
+export const rlCli = async (argv: ReadonlyArray<string>, print: (line: string) => void = console.log): Promise<RlResult> => {
+  const { options, engine, json } = parseRlArgs(argv)
+  const result = await rlRun(options, engineSetup(engine), json ? () => {} : print)
+  print(json ? JSON.stringify(result) : formatRl(result))
+  return result
+}

@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url"
 
 /** The addon's functions; offsets and strides are in float32 elements of `heap`. */
 export interface NativeAddon {
+  /** "wasm-simd" for duet's wasm kernels (WasmKernels.ts) behind this same interface; else the addon. */
+  readonly kind?: "openblas" | "wasm-simd"
   /** C_i = alpha op(A_i) op(B_i) + beta C_i, i < batch, X_i at xOff + i * xStride (row-major). */
   sgemm(
     heap: ArrayBuffer,
@@ -67,8 +69,11 @@ export interface NativeAddon {
     cols: number,
     eps: number
   ): void
-  /** One decode step of attention over a (batch, H, capacity, hd) KV cache; see DecodeCache. */
-  decodeAttention(
+  /**
+   * One decode step of attention over a (batch, H, capacity, hd) KV cache; see DecodeCache. Absent
+   * in the wasm SIMD kernels (the cache lives outside the wasm memory): DecodeCache's JS loop runs.
+   */
+  decodeAttention?(
     heap: ArrayBuffer,
     qOff: number,
     kOff: number,
