@@ -42,6 +42,11 @@ export interface SampleOptions {
   /** Generator to draw from (advanced by one split per call); give this or `seed`. */
   readonly rng?: Rng
   /**
+   * Index of the first prompt in a larger list (0): row i draws from `base.fold(firstRow + i)`, so a
+   * list sampled in chunks with the same seed draws what one call over all of it would.
+   */
+  readonly firstRow?: number
+  /**
    * "inPlace" (default: the engine's fused cache), "concat" (plain-tfjs baseline), "none" (full
    * forward per token, the reference), or a factory of any `KvCache`.
    */
@@ -72,6 +77,7 @@ const checkOptions = (o: SampleOptions, vocabSize: number): Filters & { stop: Se
   if (!(topP > 0 && topP <= 1)) throw new InvalidArgumentError("topP", `must be in (0, 1], got ${topP}`)
   if (!Number.isInteger(topK) || topK < 0) throw new InvalidArgumentError("topK", `must be an integer >= 0, got ${topK}`)
   if ((o.seed === undefined) === (o.rng === undefined)) throw new InvalidArgumentError("seed", "give exactly one of seed or rng")
+  if (o.firstRow !== undefined && !(Number.isInteger(o.firstRow) && o.firstRow >= 0)) throw new InvalidArgumentError("firstRow", `must be an integer >= 0, got ${o.firstRow}`)
   const stop = new Set<number>()
   for (const [i, t] of (o.stopTokens ?? []).entries()) {
     if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new InvalidArgumentError(`stopTokens[${i}]`, `token ${t} outside [0, ${vocabSize})`)
@@ -223,7 +229,7 @@ export const sample = (policy: Policy, prompts: ReadonlyArray<Int32Array>, optio
   const logprobs: number[][] = prompts.map(() => [])
   const finish: Rollout.FinishReason[] = prompts.map(() => "length")
   if (options.maxTokens > 0) {
-    const rngs = prompts.map((_, i) => base.fold(i))
+    const rngs = prompts.map((_, i) => base.fold((options.firstRow ?? 0) + i))
     const seqs = prompts.map((p) => {
       const s = new Int32Array(capacity)
       s.set(p)
