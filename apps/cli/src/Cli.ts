@@ -11,6 +11,8 @@ import * as Report from "./commands/Report.js"
 import * as Bench from "./commands/Bench.js"
 import * as Compare from "./commands/Compare.js"
 import * as Serve from "./commands/Serve.js"
+import * as Score from "./commands/Score.js"
+import * as Sample from "./commands/Sample.js"
 import * as Pairs from "./commands/Pairs.js"
 
 export const version = "0.1.0"
@@ -19,7 +21,7 @@ export const root = Command.make("duet").pipe(
   Command.withDescription(
     "duet: reinforcement learning with verifiable rewards for language models. GRPO is a contrastive loss, so two rollouts per prompt are enough."
   ),
-  Command.withSubcommands([Train.train, Train.sft, Train.evaluate, Compare.command, Serve.command, Pairs.pairs, Pairs.dpo, Verify.command, Report.command, Theory.command, Advantages.command, Bench.command])
+  Command.withSubcommands([Train.train, Train.sft, Train.evaluate, Compare.command, Serve.command, Score.command, Sample.command, Pairs.pairs, Pairs.dpo, Verify.command, Report.command, Theory.command, Advantages.command, Bench.command])
 )
 
 /** Runs the CLI on explicit arguments (tests) — the Stdio/Terminal services come from the caller. */
