@@ -174,6 +174,8 @@ export const RolloutSampler = Schema.Union([
     timeoutMs: Schema.optionalKey(PositiveInt),
     /** Retries of a request after its first attempt (default 6). */
     retries: Schema.optionalKey(NonNegativeInt),
+    /** Most rollouts one request asks for, whole groups packed together (default 128). */
+    rowsPerRequest: Schema.optionalKey(PositiveInt),
     /** After each update, save the policy and `POST /update_weights_from_disk` to every server (default true). */
     pushWeights: Schema.optionalKey(Schema.Boolean),
     /** Recompute every rollout's log-probs locally, not only those the server did not return (default false). */

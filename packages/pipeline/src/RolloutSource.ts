@@ -2,8 +2,8 @@
  * Where the RL loop's rollouts come from, chosen by the recipe's `rl.sampler`:
  *
  * - `{ kind: "local" }` (or absent): the in-process policy, `Sampler.layerLocal`.
- * - `{ kind: "http", baseUrls, model?, concurrency?, timeoutMs?, retries?, pushWeights?,
- *   recomputeLogprobs? }`: OpenAI-compatible servers through `@duet/samplers` `HttpSampler`
+ * - `{ kind: "http", baseUrls, model?, concurrency?, timeoutMs?, retries?, rowsPerRequest?,
+ *   pushWeights?, recomputeLogprobs? }`: OpenAI-compatible servers through `@duet/samplers` `HttpSampler`
  *   (`duet serve`, vLLM, SGLang). After each update, `afterUpdate` saves the policy as a duet
  *   checkpoint under the run directory and `POST`s `{ "model_path": DIR }` to each server's
  *   `/update_weights_from_disk` (SGLang's contract, which `duet serve` implements), so the next
@@ -83,7 +83,8 @@ export const layer = (recipe: Recipe, policy: () => Policy<any>, codec: Tokens.C
         baseUrls: spec.baseUrls,
         ...(spec.concurrency === undefined ? {} : { concurrency: spec.concurrency }),
         ...(spec.timeoutMs === undefined ? {} : { timeout: Duration.millis(spec.timeoutMs) }),
-        ...(spec.retries === undefined ? {} : { retries: spec.retries })
+        ...(spec.retries === undefined ? {} : { retries: spec.retries }),
+        ...(spec.rowsPerRequest === undefined ? {} : { rowsPerRequest: spec.rowsPerRequest })
       }
       const client = yield* HttpSampler.makeClient(options)
       let inner: Sampler.Sampler["Service"] | undefined

@@ -3,10 +3,13 @@
  * vLLM, SGLang, llama.cpp, TGI), and the small client it runs on (`makeClient`), which
  * `duet eval --endpoint` uses for text prompts.
  *
- * - Each group of identical consecutive prompt rows (a GRPO group) is one `POST /completions` with
- *   `n` = the group's size, the prompt as token ids and a seed derived from the request's seed and
- *   the group's first row, so the same request gives the same completions on a server that honours
- *   seeds (duet serve does, whatever it batches the request with).
+ * - Each group of identical consecutive prompt rows (a GRPO group) is asked with `n` = the group's
+ *   size and the prompt as token ids. Consecutive groups of one size share a `POST /completions`
+ *   (a list of prompts, as the OpenAI API allows; choice `i * n + j` is sample j of prompt i) up to
+ *   `rowsPerRequest` rows, so a server sees a step's rollouts in a few large requests it can batch
+ *   together. Each request carries a seed derived from the request's seed and its first row, so the
+ *   same request gives the same completions on a server that honours seeds (duet serve does,
+ *   whatever it batches the request with).
  * - Token ids come back through vLLM's extensions: `token_ids` on each choice (`return_token_ids`)
  *   or `logprobs.tokens` as `"token_id:N"` (`return_tokens_as_token_ids`); log-probs from
  *   `logprobs.token_logprobs`. A server that returns no log-probs gives NaN ones, which tells the
@@ -47,6 +50,8 @@ export interface ClientOptions {
 export interface Options extends ClientOptions {
   /** The `model` field of each request (the server's model name). */
   readonly model: string
+  /** Most completions (rows) one request asks for; whole groups only, a larger group goes alone (128). */
+  readonly rowsPerRequest?: number
 }
 
 /** One failed HTTP attempt (or the last of its retries); `retryable` says whether another try may help. */
@@ -265,23 +270,39 @@ export const readChoice = (c: Choice, maxTokens: number): Completion | Problem =
   return { tokens: Int32Array.from(tokens), logprobs, finishReason }
 }
 
-/** The completions request body of one prompt group. */
-export const groupBody = (model: string, request: SampleRequest, group: PromptGroup): Record<string, unknown> => ({
-  model,
-  prompt: Array.from(request.prompts[group.start]!),
-  n: group.end - group.start,
-  max_tokens: request.maxTokens,
-  temperature: request.temperature,
-  top_p: request.topP,
-  ...(request.topK > 0 ? { top_k: request.topK } : {}),
-  seed: Rng.seeded(request.seed).fold(group.start).nextUint32() & 0x7fffffff,
-  stop_token_ids: [...request.stopTokens],
-  ignore_eos: true,
-  logprobs: 0,
-  return_token_ids: true,
-  return_tokens_as_token_ids: true,
-  skip_special_tokens: false
-})
+/** Consecutive groups of one size, packed into requests of at most `rowsPerRequest` rows (a larger group alone). */
+export const requestGroups = (groups: ReadonlyArray<PromptGroup>, rowsPerRequest: number): PromptGroup[][] => {
+  const out: PromptGroup[][] = []
+  for (const g of groups) {
+    const last = out[out.length - 1]
+    const n = g.end - g.start
+    if (last !== undefined && last[0]!.end - last[0]!.start === n && (last.length + 1) * n <= rowsPerRequest) last.push(g)
+    else out.push([g])
+  }
+  return out
+}
+
+/** The completions request body of consecutive prompt groups of one size (rows `groups[0].start` on). */
+export const groupBody = (model: string, request: SampleRequest, groups: PromptGroup | ReadonlyArray<PromptGroup>): Record<string, unknown> => {
+  const list = Array.isArray(groups) ? (groups as ReadonlyArray<PromptGroup>) : [groups as PromptGroup]
+  const group = list[0]!
+  return {
+    model,
+    prompt: list.length === 1 ? Array.from(request.prompts[group.start]!) : list.map((g) => Array.from(request.prompts[g.start]!)),
+    n: group.end - group.start,
+    max_tokens: request.maxTokens,
+    temperature: request.temperature,
+    top_p: request.topP,
+    ...(request.topK > 0 ? { top_k: request.topK } : {}),
+    seed: Rng.seeded(request.seed).fold(group.start).nextUint32() & 0x7fffffff,
+    stop_token_ids: [...request.stopTokens],
+    ignore_eos: true,
+    logprobs: 0,
+    return_token_ids: true,
+    return_tokens_as_token_ids: true,
+    skip_special_tokens: false
+  }
+}
 
 /**
  * The `Sampler` service over OpenAI-compatible servers (see the module comment); its client (and
@@ -290,18 +311,21 @@ export const groupBody = (model: string, request: SampleRequest, group: PromptGr
 export const make = (options: Options): Effect.Effect<Sampler["Service"]> =>
   Effect.gen(function* () {
     const client = yield* makeClient(options)
+    const rowsPerRequest = options.rowsPerRequest ?? 128
+    if (!Number.isInteger(rowsPerRequest) || rowsPerRequest < 1) return yield* Effect.die(new Error(`HttpSampler: rowsPerRequest must be an integer >= 1, got ${rowsPerRequest}`))
     return Sampler.of({
       name: `http(${client.baseUrls.join(", ")})`,
       sample: Effect.fn("Sampler.http.sample")(function* (request: SampleRequest) {
         const rows: Array<Completion | undefined> = request.prompts.map(() => undefined)
         yield* Effect.forEach(
-          promptGroups(request.prompts),
-          (group) => {
-            const n = group.end - group.start
+          requestGroups(promptGroups(request.prompts), rowsPerRequest),
+          (groups) => {
+            const group = groups[0]!
+            const n = (group.end - group.start) * groups.length // rows of this request, from group.start on
             const read: Completion[] = []
             const check = (r: CompletionsResponse): Problem | undefined => {
               read.length = 0
-              if (r.choices.length !== n) return { reason: `${r.choices.length} choices for n = ${n}`, retryable: true }
+              if (r.choices.length !== n) return { reason: `${r.choices.length} choices for ${groups.length} prompts x n = ${group.end - group.start}`, retryable: true }
               const byIndex = new Array<Completion | undefined>(n)
               for (const c of r.choices) {
                 if (c.index < 0 || c.index >= n || byIndex[c.index] !== undefined) return { reason: `choice index ${c.index} is out of range or repeated`, retryable: true }
@@ -312,7 +336,7 @@ export const make = (options: Options): Effect.Effect<Sampler["Service"]> =>
               read.push(...(byIndex as Completion[]))
               return undefined
             }
-            return client.completions(groupBody(options.model, request, group), check).pipe(
+            return client.completions(groupBody(options.model, request, groups), check).pipe(
               Effect.map(() => {
                 read.forEach((c, j) => {
                   rows[group.start + j] = c

@@ -50,7 +50,7 @@ export interface Options {
   readonly maxTokens?: number
   /** Most completions (prompts x n) in one request (1024). */
   readonly maxCompletions?: number
-  /** Most rows sampled together in one batch (256). */
+  /** Most rows sampled together in one batch (1024; a 2-GRPO step of 256 prompts is 512). */
   readonly maxBatchRows?: number
   /** How long the first queued request waits for others to batch with (5 ms). */
   readonly batchWindowMs?: number
@@ -326,7 +326,7 @@ const start = async (options: Options): Promise<{ server: Server; running: Runni
   const host = options.host ?? "127.0.0.1"
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20
   const maxCompletions = options.maxCompletions ?? 1024
-  const maxBatchRows = options.maxBatchRows ?? 256
+  const maxBatchRows = options.maxBatchRows ?? 1024
   const batchWindowMs = options.batchWindowMs ?? 5
   const log = options.log ?? (() => {})
   const created = Math.floor(Date.now() / 1000)

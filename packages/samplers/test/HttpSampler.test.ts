@@ -65,11 +65,29 @@ describe("HttpSampler against duet serve", () => {
 
   it("spreads requests over several base URLs, and a dead one loses nothing", async () => {
     const before = [server.stats().requests, second.stats().requests]
-    const want = await sample({ baseUrls: [server.baseUrl], model: "tiny" }, request(9))
-    expectSameRows(await sample({ baseUrls: [server.baseUrl, second.baseUrl], model: "tiny" }, request(9)), want)
+    // one request per group, so there are two to spread
+    const want = await sample({ baseUrls: [server.baseUrl], model: "tiny", rowsPerRequest: 4 }, request(9))
+    expectSameRows(await sample({ baseUrls: [server.baseUrl, second.baseUrl], model: "tiny", rowsPerRequest: 4 }, request(9)), want)
     expect(second.stats().requests).toBeGreaterThan(before[1]!)
     const dead = await deadUrl()
-    expectSameRows(await sample({ baseUrls: [dead, server.baseUrl], model: "tiny", backoff: "5 millis" }, request(9)), want)
+    expectSameRows(await sample({ baseUrls: [dead, server.baseUrl], model: "tiny", backoff: "5 millis", rowsPerRequest: 4 }, request(9)), want)
+  })
+
+  it("packs groups into one request up to rowsPerRequest: row i of group g still samples prompt g (choice i * n + j)", async () => {
+    const prompts = request(11).prompts
+    for (const [rowsPerRequest, requests] of [[8, 1], [4, 2], [1, 2]] as const) {
+      const before = server.stats().requests
+      const rows = await sample({ baseUrls: [server.baseUrl], model: "tiny", rowsPerRequest }, request(11))
+      expect(server.stats().requests - before).toBe(requests)
+      expect(rows).toHaveLength(8)
+      // the server's log-probs are of the row's own prompt: a row put under the other group's prompt would not match
+      rows.forEach((row, i) => {
+        const local = localLogprobs(policy, prompts[i]!, row.tokens)
+        row.logprobs.forEach((lp, j) => expect(lp).toBeCloseTo(local[j]!, 4))
+      })
+    }
+    expect(HttpSampler.requestGroups(HttpSampler.promptGroups(prompts), 6).map((r) => r.length)).toEqual([1, 1])
+    expect(HttpSampler.requestGroups([{ start: 0, end: 2 }, { start: 2, end: 4 }, { start: 4, end: 7 }, { start: 7, end: 9 }], 8).map((r) => r.length)).toEqual([2, 1, 1])
   })
 
   it("fails at once, with the server's message, on a request the server rejects", async () => {
@@ -128,11 +146,10 @@ const faultyProxy = async (upstream: string, faults: Fault[]): Promise<{ url: st
 
 describe("HttpSampler under faults", () => {
   it("retries 429, 500, dropped and truncated connections, malformed JSON and timeouts: every row once, the same rows as without faults", async () => {
-    const want = await sample({ baseUrls: [server.baseUrl], model: "tiny" }, request(21))
     const proxy = await faultyProxy(server.baseUrl, ["429", "drop", "500", "truncate", "slow", "429", "ok", "drop", "truncate"])
     try {
       const before = server.stats().requests
-      expectSameRows(await sample({ baseUrls: [proxy.url], model: "tiny", timeout: "400 millis", backoff: "5 millis", retries: 8, concurrency: 2 }, request(21)), want)
+      expectSameRows(await sample({ baseUrls: [proxy.url], model: "tiny", timeout: "400 millis", backoff: "5 millis", retries: 8, concurrency: 2, rowsPerRequest: 4 }, request(21)), await sample({ baseUrls: [server.baseUrl], model: "tiny", rowsPerRequest: 4 }, request(21)))
       expect(proxy.seen.filter((f) => f !== "ok").length).toBe(8)
       expect(proxy.seen.length).toBeGreaterThanOrEqual(10) // 2 groups + 8 faults
       expect(server.stats().requests - before).toBeGreaterThanOrEqual(2)
@@ -168,7 +185,7 @@ describe("HttpSampler under faults", () => {
     const proxy = await faultyProxy(server.baseUrl, Array(20).fill("500"))
     try {
       const exit = await Effect.runPromise(
-        Effect.exit(Effect.provide(Effect.flatMap(Sampler.Sampler, (s) => s.sample(request(1))), HttpSampler.layer({ baseUrls: [proxy.url], model: "tiny", backoff: "1 millis", retries: 2 })))
+        Effect.exit(Effect.provide(Effect.flatMap(Sampler.Sampler, (s) => s.sample(request(1))), HttpSampler.layer({ baseUrls: [proxy.url], model: "tiny", backoff: "1 millis", retries: 2, rowsPerRequest: 4 })))
       )
       expect(exit._tag).toBe("Failure")
       expect(JSON.stringify(exit)).toMatch(/HTTP 500: upstream exploded/)

@@ -18,11 +18,13 @@ export const command = Command.make(
     maxTokens: Flag.Int("max-tokens").pipe(Flag.withDescription("largest max_tokens a request may ask for (default: the context length)"), Flag.optional),
     maxBody: Flag.Int("max-body-bytes").pipe(Flag.withDescription("largest request body"), Flag.withDefault(1 << 20)),
     batchWindow: Flag.Int("batch-window-ms").pipe(Flag.withDescription("how long a request waits for others to share its batch"), Flag.withDefault(5)),
+    maxBatchRows: Flag.Int("max-batch-rows").pipe(Flag.withDescription("most rows (prompts x n) sampled together in one batch"), Flag.withDefault(1024)),
     backend: Flag.Literals("backend", backends).pipe(Flag.withDescription("tfjs backend (as duet train)"), Flag.withDefault("auto" as const))
   },
   (flags) =>
     Effect.gen(function* () {
       if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) return yield* new InputError({ message: `--port must be in [0, 65535], got ${flags.port}` })
+      if (flags.maxBatchRows < 1) return yield* new InputError({ message: `--max-batch-rows must be >= 1, got ${flags.maxBatchRows}` })
       const { Engine } = yield* Effect.promise(() => import("@duet/engine"))
       const { OpenAiServer } = yield* Effect.promise(() => import("@duet/samplers"))
       yield* Effect.tryPromise({ try: () => Engine.init({ backend: flags.backend }), catch: (e) => new InputError({ message: (e as Error).message }) })
@@ -35,6 +37,7 @@ export const command = Command.make(
             port: flags.port,
             maxBodyBytes: flags.maxBody,
             batchWindowMs: flags.batchWindow,
+            maxBatchRows: flags.maxBatchRows,
             ...(Option.isSome(flags.name) ? { modelName: flags.name.value } : {}),
             ...(Option.isSome(flags.maxTokens) ? { maxTokens: flags.maxTokens.value } : {}),
             log
