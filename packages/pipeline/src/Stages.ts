@@ -18,8 +18,12 @@ import { AdvantageTransform, Rng, Scores, StepInfo } from "@duet/core"
 import type { AnyAdvantageTransform } from "@duet/core"
 import { Engine } from "@duet/engine"
 import type { BackendName, BlasChoice } from "@duet/engine"
-import { AdamW, Gpt } from "@duet/model"
-import type { Policy } from "@duet/model"
+import { AdamW } from "@duet/model"
+import type { Policy as AnyPolicy } from "@duet/model"
+
+// Any architecture (duet's GPT, Llama/Qwen from HF).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Policy = AnyPolicy<any>
 import { GroupSize, LearningRate } from "@duet/schedulers"
 import type { GroupSizePolicy } from "@duet/schedulers"
 import { Demonstrations } from "@duet/tasks"
@@ -28,6 +32,7 @@ import { Sampler } from "@duet/samplers"
 import * as Evaluate from "./Evaluate.js"
 import type { EvalResult } from "./Evaluate.js"
 import * as FiniteGuard from "./FiniteGuard.js"
+import * as PolicyStore from "./PolicyStore.js"
 import type * as Objective from "./Objective.js"
 import type { Recipe } from "./Recipe.js"
 import * as Rewards from "./Reward.js"
@@ -81,7 +86,7 @@ export const start = (
   Effect.gen(function* () {
     yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: 1, ...(options.blas ? { blas: options.blas } : {}) }))
     const setup = yield* asTrainError(Setup.make(recipe))
-    const policy = Gpt.init(setup.modelConfig, recipe.seed)
+    const policy = yield* asTrainError(PolicyStore.make(recipe, setup).init(recipe.seed))
     yield* warmStart(recipe, setup, policy, options.reporter ?? silent)
     const optimizer = Update.makeOptimizer(policy, { lr: recipe.rl.lr, weightDecay: recipe.rl.weightDecay, maxGradNorm: recipe.rl.maxGradNorm })
     const started: Started = {

@@ -20,6 +20,7 @@ import * as Guards from "./Guards.js"
 import type { EvalResult } from "./Evaluate.js"
 import type * as Objective from "./Objective.js"
 import * as Plugins from "./Plugins.js"
+import * as PolicyStore from "./PolicyStore.js"
 import type { Recipe } from "./Recipe.js"
 import * as ResumeCheck from "./ResumeCheck.js"
 import * as Rewards from "./Reward.js"
@@ -33,6 +34,10 @@ import * as Update from "./Update.js"
 import * as UserPlugins from "./UserPlugins.js"
 
 export { TrainError, silent } from "./Stages.js"
+
+// Any architecture: duet's GPT or an HF Llama/Qwen (the trainer only uses the Policy interface).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyPolicy = Policy<any>
 export type { Reporter } from "./Stages.js"
 
 export interface TrainOptions {
@@ -101,7 +106,16 @@ const evaluateAll = (recipe: Recipe, setup: Setup.Setup, phase: "before" | "afte
     return results
   })
 
-const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Update.Optimizer, setup: Setup.Setup, recipe: Recipe, extra: Record<string, unknown>) =>
+const saveCheckpoint = (
+  store: PolicyStore.PolicyStore,
+  runDir: string,
+  step: number,
+  policy: AnyPolicy,
+  opt: Update.Optimizer,
+  setup: Setup.Setup,
+  recipe: Recipe,
+  extra: Record<string, unknown>
+) =>
   Effect.gen(function* () {
     const bad = FiniteGuard.nonFinite(policy.params)
     if (bad.count > 0) {
@@ -109,15 +123,9 @@ const saveCheckpoint = (runDir: string, step: number, policy: Policy, opt: Updat
         message: `refusing to save step ${step}: ${bad.count.toLocaleString("en-US")} parameters are not finite (first in ${bad.first}); lower sft.lr / rl.lr`
       })
     }
-    yield* wrapPromise("save checkpoint", () =>
-      Checkpoint.save(RunDir.paths(runDir).checkpoint(step), {
-        config: policy.config,
-        params: policy.params,
-        optimizerState: opt.state,
-        tokenizer: setup.codec.tokenizer,
-        meta: { step, recipe, stop: setup.task.stop, ...extra }
-      })
-    )
+    yield* store
+      .save(RunDir.paths(runDir).checkpoint(step), policy, opt.state, { step, recipe, stop: setup.task.stop, ...extra })
+      .pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     yield* RunDir.setLatest(runDir, step)
     if (recipe.checkpointKeepLast !== undefined) yield* Checkpoints.prune(runDir, recipe.checkpointKeepLast, step).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
   })
@@ -173,12 +181,14 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     yield* RunDir.ensure(runDir)
 
-    let policy: Policy
+    const store = PolicyStore.make(recipe, setup)
+    const asTrainError = Effect.mapError((e: { readonly message: string }) => new TrainError({ message: e.message }))
+    let policy: AnyPolicy
     let opt: Update.Optimizer
     let startStep = 0
     const counters: Counters = { rollouts: 0, tokens: 0, sft: 0, rl: 0, eval: 0 }
     let before: EvalResult[] = []
-    const resumed = options.resume ? yield* Checkpoints.newestIntact(runDir).pipe(Effect.mapError((e) => new TrainError({ message: e.message }))) : undefined
+    const resumed = options.resume ? yield* Checkpoints.newestIntact(runDir, store.load).pipe(asTrainError) : undefined
     for (const line of resumed?.skipped ?? []) reporter.log(`warning: not resuming from ${line}`)
     const latest = resumed?.step
     const rlConfig = { lr: recipe.rl.lr, weightDecay: recipe.rl.weightDecay, maxGradNorm: recipe.rl.maxGradNorm }
@@ -194,14 +204,13 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       if (carried !== undefined) {
         yield* ResumeCheck.sameRecipe(runDir, recipe, carried, `${RunDir.paths(runDir).checkpoint(latest)}/config.json`).pipe(
           Effect.mapError((e) => new TrainError({ message: e.message })),
-          Effect.tapError(() => Effect.sync(() => Checkpoint.dispose(loaded)))
+          Effect.tapError(() => Effect.sync(() => (loaded.dispose(), loaded.policy.dispose())))
         )
       }
-      policy = Gpt.fromParams(loaded.config, loaded.params)
-      const config = AdamW.makeConfig(rlConfig)
-      const state = loaded.optimizer ? AdamW.restore(policy.params, loaded.optimizer) : AdamW.init(policy.params)
-      Checkpoint.dispose(loaded)
-      opt = { config, state }
+      policy = loaded.policy
+      const state = PolicyStore.restoreOptimizer(loaded)
+      loaded.dispose()
+      opt = { config: AdamW.makeConfig(rlConfig), state }
       startStep = latest
       const meta = loaded.meta as { counters?: Counters; before?: EvalResult[]; klCoef?: number }
       Object.assign(counters, meta.counters ?? {})
@@ -213,15 +222,15 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     } else {
       yield* RunDir.writeJson(RunDir.paths(runDir).recipe, recipe)
       yield* RunDir.writeAtomic(RunDir.paths(runDir).metrics, "")
-      reporter.log(`model: ${Gpt.parameterCount(setup.modelConfig).toLocaleString("en-US")} parameters; task ${setup.task.name}`)
+      reporter.log(`model: ${store.describe}; task ${setup.task.name}`)
       if (options.initFrom !== undefined) {
         const from = options.initFrom
-        const loaded = yield* wrapPromise("load --init checkpoint", () => Checkpoint.load(from))
-        policy = Gpt.fromParams(loaded.config, loaded.params)
-        Checkpoint.dispose(loaded)
+        const loaded = yield* store.load(from).pipe(Effect.mapError((e) => new TrainError({ message: `load --init checkpoint: ${e.message}` })))
+        policy = loaded.policy
+        loaded.dispose()
         reporter.log(`starting from ${from} (no warm start)`)
       } else {
-        policy = Gpt.init(setup.modelConfig, recipe.seed)
+        policy = yield* store.init(recipe.seed).pipe(asTrainError)
         const t0 = now()
         yield* Stages.warmStart(recipe, setup, policy, reporter, runDir)
         counters.sft = now() - t0
@@ -236,7 +245,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       const t0 = now()
       before = yield* withSampler(evaluateAll(recipe, setup, "before", 0, runDir, reporter))
       counters.eval += now() - t0
-      yield* saveCheckpoint(runDir, 0, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
+      yield* saveCheckpoint(store, runDir, 0, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
     }
 
     const plugins = options.plugins ?? {}
@@ -248,9 +257,10 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
     const reference = objective.needsReference ? Update.freeze(policy) : undefined
     if (reference && latest !== undefined) {
       // The reference is the warm-started policy: reload it from the step-0 checkpoint.
-      const loaded = yield* wrapPromise("load reference", () => Checkpoint.load(RunDir.paths(runDir).checkpoint(0)))
-      for (const [name, v] of reference.params) v.assign(loaded.params.get(name)!)
-      Checkpoint.dispose(loaded)
+      const loaded = yield* store.load(RunDir.paths(runDir).checkpoint(0)).pipe(Effect.mapError((e) => new TrainError({ message: `load reference: ${e.message}` })))
+      for (const [name, v] of reference.params) v.assign(loaded.policy.params.get(name)!)
+      loaded.dispose()
+      loaded.policy.dispose()
     }
     const learner: Objective.Learner = { policy, optimizer: opt, reference }
     // Rollout servers (rl.sampler http) start from the policy the RL phase starts from.
@@ -353,7 +363,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
         stoppedEarly = `RL time ${counters.rl.toFixed(0)}s reached the budget of ${options.maxRlSeconds.toFixed(0)}s at step ${step + 1}`
       }
       if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep || stoppedEarly) {
-        yield* saveCheckpoint(runDir, step + 1, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
+        yield* saveCheckpoint(store, runDir, step + 1, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
       }
       if (stoppedEarly) {
         reporter.log(`stopped early: ${stoppedEarly}`)
