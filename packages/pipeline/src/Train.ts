@@ -127,7 +127,8 @@ const saveCheckpoint = (
       .save(RunDir.paths(runDir).checkpoint(step), policy, opt.state, { step, recipe, stop: setup.task.stop, ...extra })
       .pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
     yield* RunDir.setLatest(runDir, step)
-    if (recipe.checkpointKeepLast !== undefined) yield* Checkpoints.prune(runDir, recipe.checkpointKeepLast, step).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
+    // Keeps the newest `keepLast` and the best by held-out evaluation (checkpoints/best).
+    yield* Checkpoints.afterSave(runDir, Checkpoints.policy(recipe), step).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
   })
 
 /** The training reward: the user's function, a verifier the recipe names, or the task's 0/1 grade. */
@@ -362,7 +363,7 @@ const trainBound = (recipe: Recipe, options: TrainOptions) =>
       if (stoppedEarly === undefined && options.maxRlSeconds !== undefined && counters.rl >= options.maxRlSeconds) {
         stoppedEarly = `RL time ${counters.rl.toFixed(0)}s reached the budget of ${options.maxRlSeconds.toFixed(0)}s at step ${step + 1}`
       }
-      if ((recipe.checkpointEvery > 0 && (step + 1) % recipe.checkpointEvery === 0) || step + 1 === endStep || stoppedEarly) {
+      if (Checkpoints.due(Checkpoints.policy(recipe), step + 1, endStep) || stoppedEarly) {
         yield* saveCheckpoint(store, runDir, step + 1, policy, opt, setup, recipe, { counters, before, klCoef: klState.coef })
       }
       if (stoppedEarly) {
