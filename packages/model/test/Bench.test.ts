@@ -69,3 +69,40 @@ describe("Bench", () => {
     expect(Bench.format(r)).toMatch(/duet \/ stock \(median of paired rounds\): train/)
   })
 })
+
+describe("Bench.rlRun (duet bench --rl)", () => {
+  it("parses its flags; presets and explicit dims; bad values name the flag", () => {
+    const p = Bench.parseRlArgs(["--size", "ref", "--skip", "--rounds", "2", "--blas", "js", "--json"])
+    expect(p.options).toMatchObject({ dim: 128, layers: 4, vocab: 32, seq: 64, skip: true, rounds: 2 })
+    expect(p.engine.blas).toBe("js")
+    expect(p.json).toBe(true)
+    expect(Bench.parseRlArgs(["--dim", "64", "--size", "ref"]).options.dim).toBe(64) // explicit wins
+    expect(() => Bench.parseRlArgs(["--size", "huge"])).toThrow(/--size/)
+    expect(() => Bench.parseRlArgs(["--max-tokens", "60"])).toThrow(/--max-tokens/)
+    expect(() => Bench.parseRlArgs(["--frobnicate"])).toThrow(/--frobnicate/)
+  })
+
+  it("times sample, host and update per round; skipping keeps whole groups only (both rows of a disagreeing pair)", async () => {
+    const setups: string[] = []
+    const setup = async (v: Bench.Variant, phase: Bench.Phase) => {
+      setups.push(`${v}/${phase}`)
+      return (await Engine.init({ backend: "wasm", kernels: v })).describe()
+    }
+    const tiny = { dim: 16, layers: 1, heads: 2, vocab: 8, seq: 16, prompts: 6, group: 2, maxTokens: 3, rounds: 2 }
+    const all = await Bench.rlRun({ ...tiny, variants: ["duet"], breakdown: false }, setup)
+    const [d] = all.results
+    expect(d!.updateRows).toBe(12)
+    expect(d!.stepMs).toBeGreaterThan(0)
+    expect(d!.phases).toBeUndefined()
+    const skipped = await Bench.rlRun({ ...tiny, variants: ["stock", "duet"], skip: true, breakdown: true, rounds: 1 }, setup)
+    for (const r of skipped.results) {
+      // parity rewards: a group of 2 has advantage 0 unless its two rollouts differ in parity
+      expect(r.updateRows % 2).toBe(0)
+      expect(r.updateRows).toBeLessThanOrEqual(12)
+      expect(r.phases!.forwardBackward.kernelCalls).toBeGreaterThan(r.phases!.forward.kernelCalls)
+      expect(r.dispatchUs).toBeGreaterThan(0)
+    }
+    expect(skipped.roundRatios).toHaveLength(1)
+    expect(Bench.formatRl(skipped)).toMatch(/duet \/ stock \(median of paired rounds\)/)
+  })
+})

@@ -21,14 +21,46 @@ export const command = Command.make(
     decodeBatch: int("decode-batch", "rows decoded together (default 256)"),
     rounds: int("rounds", "alternating stock/duet rounds (default 5)"),
     blas: Flag.Literals("blas", ["auto", "openblas", "js"] as const).pipe(
-      Flag.withDescription("duet's matmul path: the OpenBLAS addon, the pure-JS fallback, or auto"),
+      Flag.withDescription("duet's matmul path: the OpenBLAS addon, js (no system library: duet's wasm SIMD kernels), or auto"),
       Flag.withDefault("auto" as const)
     ),
+    rl: Flag.Boolean("rl").pipe(
+      Flag.withDescription(
+        "benchmark a whole RL step instead (sample 512 rollouts, reward, PPO-clip update: forward, backward, AdamW), duet beside stock, with a per-phase breakdown; --size picks the model"
+      ),
+      Flag.withDefault(false)
+    ),
+    size: Flag.Literals("size", ["default", "ref"] as const).pipe(
+      Flag.withDescription("with --rl: the default recipe's model (0.23M: dim 96, 2 layers, seq 32) or the 0.81M reference"),
+      Flag.withDefault("default" as const)
+    ),
+    skip: Flag.Boolean("skip").pipe(Flag.withDescription("with --rl: leave zero-advantage rows out of the update (rl.skipZeroAdvantage)"), Flag.withDefault(false)),
     gemm: Flag.Boolean("gemm").pipe(Flag.withDescription("also run the GEMM and per-kernel table (GFLOP/s, duet vs stock)"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
   },
   (flags) =>
     Effect.gen(function* () {
+      if (flags.rl) {
+        const argv: string[] = ["--blas", flags.blas, "--size", flags.size]
+        for (const [name, v] of [
+          ["--dim", flags.dim],
+          ["--layers", flags.layers],
+          ["--heads", flags.heads],
+          ["--vocab", flags.vocab],
+          ["--seq", flags.seq],
+          ["--rounds", flags.rounds]
+        ] as Array<[string, Option.Option<number>]>) {
+          if (Option.isSome(v)) argv.push(name, String(v.value))
+        }
+        if (flags.skip) argv.push("--skip")
+        if (flags.json) argv.push("--json")
+        const { Bench } = yield* Effect.promise(() => import("@duet/model"))
+        yield* Effect.tryPromise({
+          try: () => Bench.rlCli(argv, (line) => console.log(line)),
+          catch: (e) => new InputError({ message: e instanceof Error ? e.message : String(e) })
+        })
+        return
+      }
       const argv: string[] = ["--blas", flags.blas]
       const pairs: Array<[string, Option.Option<number>]> = [
         ["--dim", flags.dim],
@@ -60,6 +92,8 @@ export const command = Command.make(
   Command.withExamples([
     { command: "duet bench", description: "the reference model (0.81M params, B=32, T=64)" },
     { command: "duet bench --dim 256 --layers 6 --json", description: "a bigger model, JSON out" },
-    { command: "duet bench --blas js --gemm", description: "the pure-JS fallback, plus the GEMM table" }
+    { command: "duet bench --blas js --gemm", description: "the no-OpenBLAS path (wasm SIMD kernels), plus the GEMM table" },
+    { command: "duet bench --rl", description: "a whole RL step (512 rollouts, update) of the default recipe's model, duet beside stock" },
+    { command: "duet bench --rl --size ref --skip --blas js", description: "the 0.81M model, zero-advantage rows skipped, without OpenBLAS" }
   ])
 )
