@@ -2,8 +2,8 @@
  * Opening a report in a real headless browser: Debian's chromium (`/usr/bin/chromium`, or
  * `DUET_CHROMIUM`) driven by playwright-core, which never downloads a browser of its own. Used to
  * check that a page loads without errors and that its charts drew their lines, and to save PNG
- * images of the charts for the docs. playwright-core is loaded on demand (a dev dependency), so
- * the report itself needs neither it nor a browser.
+ * images of the charts (`duet report --png`). playwright-core (a dependency: no browser download) is
+ * loaded on demand, so writing a report needs neither it nor a browser.
  */
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
@@ -56,6 +56,8 @@ export interface Inspection {
   readonly charts: ReadonlyArray<ChartCheck>
   /** Body rows of the results table (methods plus the delta row). */
   readonly tableRows: number
+  /** The page's width against the window's: a responsive page never scrolls sideways. */
+  readonly layout: { readonly scrollWidth: number; readonly innerWidth: number }
 }
 
 // Runs in the page (a string, so this package's TypeScript needs no DOM types).
@@ -92,7 +94,11 @@ const loadPlaywright = Effect.tryPromise({
  * Opens `htmlPath` (file://) in a fresh chromium profile, runs `f` on the page, and closes the
  * browser and removes the profile whatever happens. Fails if no chromium is found.
  */
-const withPage = <A>(htmlPath: string, f: (page: Page, log: { console: string[]; errors: string[]; requests: string[] }) => Promise<A>) =>
+const withPage = <A>(
+  htmlPath: string,
+  f: (page: Page, log: { console: string[]; errors: string[]; requests: string[] }) => Promise<A>,
+  viewport: { readonly width: number; readonly height: number } = { width: 1400, height: 1000 }
+) =>
   Effect.gen(function* () {
     const executable = executablePath()
     if (executable === undefined) {
@@ -110,7 +116,7 @@ const withPage = <A>(htmlPath: string, f: (page: Page, log: { console: string[];
             executablePath: executable,
             headless: true,
             args: flags,
-            viewport: { width: 1400, height: 1000 },
+            viewport: { ...viewport },
             deviceScaleFactor: 1,
             offline: true
           }),
@@ -136,15 +142,26 @@ const withPage = <A>(htmlPath: string, f: (page: Page, log: { console: string[];
     })
   }).pipe(Effect.scoped)
 
-/** Loads the report and measures it: errors, network requests, and what each chart drew. */
-export const inspect = (htmlPath: string): Effect.Effect<Inspection, ReportError> =>
+/** Loads the report and measures it (at `viewport`, default 1400 x 1000): errors, network requests, what each chart drew, the layout. */
+export const inspect = (htmlPath: string, viewport?: { readonly width: number; readonly height: number }): Effect.Effect<Inspection, ReportError> =>
   withPage(htmlPath, async (page, log) => {
     // Charts draw synchronously on load (animation off); wait for the flag all the same.
     await page.waitForSelector("body[data-charts-ready]", { timeout: 10_000 }).catch(() => undefined)
     const ready = Number((await page.getAttribute("body", "data-charts-ready")) ?? -1)
     const charts = (await page.evaluate(measureCharts)) as ChartCheck[]
     const tableRows = await page.locator("#duet-table tbody tr").count()
-    return { consoleErrors: log.console, pageErrors: log.errors, requests: log.requests, chartsReady: ready, charts, tableRows }
+    const layout = (await page.evaluate("({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })")) as Inspection["layout"]
+    return { consoleErrors: log.console, pageErrors: log.errors, requests: log.requests, chartsReady: ready, charts, tableRows, layout }
+  }, viewport)
+
+/**
+ * Loads the report, waits for its charts, runs `script` (an expression, evaluated in the page; it may
+ * return a promise) and returns its value: for tests that use the page's controls.
+ */
+export const evaluate = (htmlPath: string, script: string): Effect.Effect<unknown, ReportError> =>
+  withPage(htmlPath, async (page) => {
+    await page.waitForSelector("body[data-charts-ready]", { timeout: 10_000 })
+    return page.evaluate(script)
   })
 
 /** Saves `report.png` (the whole page) and `<chart-id>.png` for each chart into `outDir`. */
@@ -155,7 +172,7 @@ export const screenshots = (htmlPath: string, outDir: string): Effect.Effect<str
       withPage(htmlPath, async (page) => {
         await page.waitForSelector("body[data-charts-ready]", { timeout: 10_000 })
         const files: string[] = []
-        const figures = page.locator("figure.chart")
+        const figures = page.locator("figure.chart:not([hidden])")
         for (let i = 0; i < (await figures.count()); i++) {
           const figure = figures.nth(i)
           const id = ((await figure.getAttribute("id")) ?? `chart-${i}`).replace(/^figure-/, "")

@@ -4,6 +4,7 @@
  * each step (steps every seed has), and, when it has several seeds, a thin line per seed: reward,
  * held-out Mean@n (test and out-of-distribution) against optimizer steps, rollouts generated and
  * wall time, and the fraction of zero-advantage (all-equal reward) groups per step.
+ * `metricSpecs` adds one chart per scalar the runs logged, whatever its name (`Run.scalars`).
  */
 import type { EvalPoint, RlPoint, Run } from "./Runs.js"
 
@@ -29,6 +30,8 @@ export interface ChartSpec {
   readonly yRange: readonly [number, number] | undefined
   /** Means first, then runs. */
   readonly series: ReadonlyArray<Series>
+  /** For the per-metric charts: the metric's name (the picker filters on it). */
+  readonly metric?: string
 }
 
 /** Tableau 10 without its grey, so every method's line is a saturated colour. */
@@ -57,13 +60,51 @@ export interface Options {
   readonly minutesAbove?: number
 }
 
-/** Every chart the report draws; charts with no data at all (e.g. no OOD split) are left out. */
-export const specs = (runs: ReadonlyArray<Run>, options: Options = {}): ChartSpec[] => {
+/** Runs by method, methods in the table's order (largest group first), and each method's colour. */
+const byMethod = (runs: ReadonlyArray<Run>) => {
   const methods = new Map<string, Run[]>()
   for (const run of runs) methods.set(run.method, [...(methods.get(run.method) ?? []), run])
-  // Same order as the table: largest group first.
   const order = [...methods.keys()].sort((a, b) => (methods.get(b)![0]!.groupSize ?? -1) - (methods.get(a)![0]!.groupSize ?? -1) || a.localeCompare(b))
   const color = new Map(order.map((m, i) => [m, palette[i % palette.length]!]))
+  return { methods, order, color }
+}
+
+/** A chart id from a metric name: `actor/ppo_kl` -> `metric-actor-ppo_kl` (ids stay unique: `-` and `~` are escaped). */
+export const metricId = (name: string) => `metric-${name.replace(/~/g, "~~").replace(/-/g, "~-").replace(/[^A-Za-z0-9_~-]/g, (c) => (c === "/" ? "-" : `~${c.charCodeAt(0).toString(16)}`))}`
+
+/**
+ * One chart per scalar metric the runs logged (`Run.scalars`), sorted by name: value against the
+ * step (SFT steps for `sft/...`), a mean line per method over the seeds that have the step, and a
+ * thin line per seed when a method has several.
+ */
+export const metricSpecs = (runs: ReadonlyArray<Run>): ChartSpec[] => {
+  const { methods, order, color } = byMethod(runs)
+  const names = [...new Set(runs.flatMap((r) => [...r.scalars.keys()]))].sort()
+  return names.map((name) => {
+    const means: Series[] = []
+    const each: Series[] = []
+    for (const method of order) {
+      const group = methods.get(method)!
+      const perRun = group.map((r) => r.scalars.get(name) ?? [])
+      const present = perRun.filter((ps) => ps.length > 0)
+      if (present.length === 0) continue
+      const mean = meanOver(present, (p) => p.step, (p) => p.step, (p) => p.value)
+      if (mean.length > 0) means.push({ label: method, color: color.get(method)!, kind: "mean", points: mean })
+      if (group.length > 1) {
+        group.forEach((run, i) => {
+          if (perRun[i]!.length > 0) each.push({ label: `${method} seed ${run.seed}`, color: color.get(method)!, kind: "run", points: perRun[i]!.map((p) => ({ x: p.step, y: p.value })) })
+        })
+      }
+    }
+    const sft = name.startsWith("sft/")
+    return { id: metricId(name), title: name, xLabel: sft ? "SFT step" : "optimizer step", yLabel: name, yRange: undefined, series: [...means, ...each], metric: name }
+  }).filter((c) => c.series.length > 0)
+}
+
+/** Every chart the report draws; charts with no data at all (e.g. no OOD split) are left out. */
+export const specs = (runs: ReadonlyArray<Run>, options: Options = {}): ChartSpec[] => {
+  // Same order as the table: largest group first.
+  const { methods, order, color } = byMethod(runs)
 
   const longest = Math.max(0, ...runs.flatMap((r) => r.rl.map((p) => p.seconds)))
   const minutes = longest > (options.minutesAbove ?? 1200)

@@ -44,10 +44,12 @@ const tableHtml = (t: Table.Table) => {
   const row = (cs: string[], tag: "th" | "td", cls = "") => `<tr${cls}>${cs.map((c, j) => `<${tag}${j > 0 ? ' class="num"' : ""}>${escapeHtml(c)}</${tag}>`).join("")}</tr>`
   const deltaAt = t.delta ? body.length - 1 : -1
   return [
+    '<div class="table-wrap">',
     '<table id="duet-table">',
     `<thead>${row(header, "th")}</thead>`,
     `<tbody>${body.map((cs, i) => row(cs, "td", i === deltaAt ? ' class="delta"' : "")).join("\n")}</tbody>`,
     "</table>",
+    "</div>",
     `<ul class="notes">${Table.notes(t).map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>`
   ].join("\n")
 }
@@ -73,43 +75,84 @@ const runsHtml = (runs: ReadonlyArray<Run>) => {
     const skipped = r.skippedLines.length > 0 ? `; skipped unparseable metrics.jsonl line(s) ${r.skippedLines.join(", ")}` : ""
     return `<tr><td>${escapeHtml(basename(r.dir))}</td><td>${escapeHtml(r.method)}</td><td class="num">${r.seed}</td><td class="num">${t.steps}</td><td>${escapeHtml(status + skipped)}</td></tr>`
   })
-  return `<table id="duet-runs"><thead><tr><th>directory</th><th>method</th><th class="num">seed</th><th class="num">steps</th><th>status</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`
+  return `<div class="table-wrap"><table id="duet-runs"><thead><tr><th>directory</th><th>method</th><th class="num">seed</th><th class="num">steps</th><th>status</th></tr></thead><tbody>${rows.join("\n")}</tbody></table></div>`
 }
 
 const chartsHtml = (charts: ReadonlyArray<ChartSpec>) =>
-  charts.map((c) => `<figure class="chart" id="figure-${c.id}"><div class="canvas-box"><canvas id="chart-${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div></figure>`).join("\n")
+  charts
+    .map(
+      (c) =>
+        `<figure class="chart${c.metric === undefined ? "" : " metric"}" id="figure-${c.id}"${c.metric === undefined ? "" : ` data-metric="${escapeHtml(c.metric)}"`}><div class="canvas-box"><canvas id="chart-${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div></figure>`
+    )
+    .join("\n")
 
-/** Draws every chart from the embedded JSON; sets `data-charts-ready` on <body> when done. */
+/** The prefix a metric is grouped under: `actor/ppo_kl` -> "actor", `val-core/test/meanAtN` -> "val-core". */
+export const groupOf = (metric: string) => (metric.includes("/") ? metric.slice(0, metric.indexOf("/")) : "(other)")
+
+/** Picker (group + text filter) and smoothing slider for the per-metric charts. */
+const metricsToolbar = (metrics: ReadonlyArray<ChartSpec>) => {
+  const groups = [...new Set(metrics.map((c) => groupOf(c.metric!)))].sort()
+  return `<div class="toolbar">
+<label>group <select id="metric-group"><option value="">all (${metrics.length})</option>${groups
+    .map((g) => `<option value="${escapeHtml(g)}">${escapeHtml(g)} (${metrics.filter((c) => groupOf(c.metric!) === g).length})</option>`)
+    .join("")}</select></label>
+<label>metric <input id="metric-filter" type="search" list="metric-names" placeholder="kl, actor/, val-core/test" size="28"></label>
+<datalist id="metric-names">${metrics.map((c) => `<option value="${escapeHtml(c.metric!)}">`).join("")}</datalist>
+<label>smoothing <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value="0.6"> <output id="smoothing-value">0.60</output></label>
+<span id="metric-count"></span>
+</div>`
+}
+
+/**
+ * Draws every chart from the embedded JSON; sets `data-charts-ready` on <body> when done. The
+ * per-metric charts get TensorBoard's smoothing (a debiased exponential moving average with weight
+ * `smoothing`; the raw mean stays as a faint line) and a picker that hides the charts whose metric
+ * matches neither the chosen group nor any comma-separated word of the filter.
+ */
 const pageScript = `
 (function () {
   var data = JSON.parse(document.getElementById("duet-data").textContent);
   Chart.defaults.animation = false;
   Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
-  data.charts.forEach(function (spec) {
-    var means = spec.series.filter(function (s) { return s.kind === "mean"; }).length;
+  function smooth(points, w) {
+    var last = 0, n = 0;
+    return points.map(function (p) {
+      if (!isFinite(p.y)) return p;
+      last = last * w + (1 - w) * p.y; n++;
+      return { x: p.x, y: w === 0 ? p.y : last / (1 - Math.pow(w, n)) };
+    });
+  }
+  function draw(spec, w) {
+    var series = spec.series.slice();
+    var means = series.filter(function (s) { return s.kind === "mean"; }).length;
+    var metric = spec.metric !== undefined;
+    var datasets = series.map(function (s) {
+      var mean = s.kind === "mean";
+      return {
+        label: s.label,
+        data: metric ? smooth(s.points, w) : s.points,
+        parsing: false,
+        borderColor: mean ? s.color : s.color + "59",
+        backgroundColor: s.color,
+        borderWidth: mean ? 2.5 : 1,
+        pointRadius: mean && s.points.length <= 30 ? 3 : 0,
+        pointHoverRadius: 4,
+        tension: 0,
+        // let a line lying on a fixed axis bound (0% or 100%) show whole instead of half
+        clip: 4,
+        order: mean ? 0 : 1
+      };
+    });
+    if (metric) {
+      series.forEach(function (s) {
+        if (s.kind === "mean") datasets.push({ label: s.label + " (raw)", data: s.points, parsing: false, borderColor: s.color + "33", borderWidth: 1, pointRadius: 0, tension: 0, order: 2, hidden: w === 0 });
+      });
+    }
     var y = { title: { display: true, text: spec.yLabel } };
     if (spec.yRange) { y.min = spec.yRange[0]; y.max = spec.yRange[1]; }
-    new Chart(document.getElementById("chart-" + spec.id), {
+    var chart = new Chart(document.getElementById("chart-" + spec.id), {
       type: "line",
-      data: {
-        datasets: spec.series.map(function (s) {
-          var mean = s.kind === "mean";
-          return {
-            label: s.label,
-            data: s.points,
-            parsing: false,
-            borderColor: mean ? s.color : s.color + "59",
-            backgroundColor: s.color,
-            borderWidth: mean ? 2.5 : 1,
-            pointRadius: mean && s.points.length <= 30 ? 3 : 0,
-            pointHoverRadius: 4,
-            tension: 0,
-            // let a line lying on a fixed axis bound (0% or 100%) show whole instead of half
-            clip: 4,
-            order: mean ? 0 : 1
-          };
-        })
-      },
+      data: { datasets: datasets },
       options: {
         responsive: true,
         maintainAspectRatio: false,
@@ -121,20 +164,58 @@ const pageScript = `
         }
       }
     });
-  });
-  document.body.setAttribute("data-charts-ready", String(data.charts.length));
+    return { spec: spec, chart: chart };
+  }
+  data.charts.forEach(function (spec) { draw(spec, 0); });
+  var slider = document.getElementById("smoothing");
+  var drawn = data.metrics.map(function (spec) { return draw(spec, slider ? Number(slider.value) : 0); });
+  function resmooth() {
+    var w = Number(slider.value);
+    document.getElementById("smoothing-value").textContent = w.toFixed(2);
+    drawn.forEach(function (d) {
+      d.spec.series.forEach(function (s, i) { d.chart.data.datasets[i].data = smooth(s.points, w); });
+      d.chart.data.datasets.forEach(function (ds, i) { if (i >= d.spec.series.length) ds.hidden = w === 0; });
+      d.chart.update("none");
+    });
+  }
+  function pick() {
+    var group = document.getElementById("metric-group").value;
+    var words = document.getElementById("metric-filter").value.toLowerCase().split(",").map(function (t) { return t.trim(); }).filter(Boolean);
+    var shown = 0;
+    drawn.forEach(function (d) {
+      var m = d.spec.metric, g = m.indexOf("/") >= 0 ? m.slice(0, m.indexOf("/")) : "(other)";
+      var ok = (group === "" || g === group) && (words.length === 0 || words.some(function (t) { return m.toLowerCase().indexOf(t) >= 0; }));
+      document.getElementById("figure-" + d.spec.id).hidden = !ok;
+      if (ok) shown++;
+    });
+    document.getElementById("metric-count").textContent = shown + " of " + drawn.length + " metrics";
+    document.body.setAttribute("data-metrics-shown", String(shown));
+  }
+  if (slider) {
+    slider.addEventListener("input", resmooth);
+    document.getElementById("metric-group").addEventListener("change", pick);
+    document.getElementById("metric-filter").addEventListener("input", pick);
+    pick();
+  }
+  document.body.setAttribute("data-charts-ready", String(data.charts.length + data.metrics.length));
 })();
 `
 
 const style = `
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px; color: #222; max-width: 1500px; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
+.table-wrap { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; min-width: 4em; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.delta td { font-weight: 600; background: #f4f6fa; }
 .notes { color: #555; font-size: 0.85em; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr)); gap: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(440px, 100%), 1fr)); gap: 16px; }
+.charts.metrics { grid-template-columns: repeat(auto-fill, minmax(min(360px, 100%), 1fr)); }
+.chart[hidden] { display: none; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 8px 20px; align-items: center; margin: 8px 0 14px; font-size: 0.9em; }
+.toolbar input[type=search] { max-width: 60vw; }
 .chart { margin: 0; border: 1px solid #eee; border-radius: 6px; padding: 8px; background: #fff; }
 .canvas-box { position: relative; height: 300px; }
 details.recipe { margin: 6px 0; } details.recipe summary { cursor: pointer; font-weight: 600; }
@@ -150,6 +231,7 @@ export interface RenderOptions {
 export const render = (runs: ReadonlyArray<Run>, table: Table.Table, options: RenderOptions = {}): Effect.Effect<string, ReportError> =>
   Effect.map(chartJsSource(), (library) => {
     const charts = Charts.specs(runs)
+    const metrics = Charts.metricSpecs(runs)
     const title = options.title ?? "duet report"
     const order = table.rows.map((r) => r.method)
     return `<!doctype html>
@@ -170,11 +252,17 @@ ${tableHtml(table)}
 <div class="charts">
 ${chartsHtml(charts)}
 </div>
+<h2>All metrics</h2>
+<p>Every scalar the runs logged (${metrics.length}), against the step; the same names as the run's TensorBoard files.</p>
+${metricsToolbar(metrics)}
+<div class="charts metrics">
+${chartsHtml(metrics)}
+</div>
 <h2>Recipes</h2>
 ${recipesHtml(runs, order)}
 <h2>Runs</h2>
 ${runsHtml(runs)}
-<script type="application/json" id="duet-data">${scriptJson({ charts })}</script>
+<script type="application/json" id="duet-data">${scriptJson({ charts, metrics })}</script>
 <script>${library}</script>
 <script>${pageScript}</script>
 </body>

@@ -16,7 +16,7 @@ export class ReportError extends Schema.TaggedError<ReportError>()("ReportError"
 /** One RL optimizer step (a `kind: "rl"` record). */
 export interface RlPoint {
   readonly step: number
-  /** `critic/rewards/mean`: mean reward of the step's rollouts. */
+  /** `critic/score/mean` (older runs: `critic/rewards/mean`): mean reward of the step's rollouts. */
   readonly reward: number
   /** `frac_zero_std_groups`: share of prompts whose rollouts all got the same reward (advantage 0). */
   readonly fracZeroStd: number
@@ -59,6 +59,12 @@ export interface Summary {
   readonly after: ReadonlyArray<EvalResult>
 }
 
+/** One value of a scalar metric at a step. */
+export interface ScalarPoint {
+  readonly step: number
+  readonly value: number
+}
+
 export interface Run {
   readonly dir: string
   /** The recipe's `name`: runs with the same name are one method, repeated over seeds. */
@@ -74,6 +80,27 @@ export interface Run {
   readonly summary: Summary | undefined
   /** 1-based line numbers of metrics.jsonl that were not JSON (a write torn by a crash) and were skipped. */
   readonly skippedLines: ReadonlyArray<number>
+  /**
+   * Every numeric field of every record, by name (`scalarName`), sorted by step: RL fields as
+   * written (`actor/ppo_kl`, ...), evaluations as `val-core/<split>/<field>`, SFT progress as
+   * `sft/<field>` (on SFT steps). Names are not interpreted: whatever the trainer logs is here.
+   */
+  readonly scalars: ReadonlyMap<string, ReadonlyArray<ScalarPoint>>
+}
+
+const notPlotted = new Set(["kind", "step", "phase", "split"])
+
+/**
+ * The scalar name of a record's field (as duet's TensorBoard files name it): RL fields as they
+ * are, eval fields under `val-core/<split>/` (a field already holding a "/" as it is), other kinds
+ * under `<kind>/`. Undefined for fields that are not plotted (kind, step, phase, split).
+ */
+export const scalarName = (record: Readonly<Record<string, unknown>>, field: string): string | undefined => {
+  if (notPlotted.has(field)) return undefined
+  const kind = typeof record.kind === "string" ? record.kind : "metrics"
+  if (kind === "rl") return field
+  if (kind === "eval") return field.includes("/") ? field : `val-core/${typeof record.split === "string" ? record.split : "all"}/${field}`
+  return `${kind}/${field}`
 }
 
 // ---- decoding --------------------------------------------------------------------------------
@@ -121,7 +148,8 @@ const RecipeFields = Schema.Struct({
 
 const RlRecord = Schema.Struct({
   step: Step,
-  "critic/rewards/mean": Schema.Finite,
+  /** verl's name; `critic/rewards/mean` (older duet runs) is read when it is absent. */
+  "critic/score/mean": Schema.Finite,
   frac_zero_std_groups: Fraction,
   "rollouts/total": NonNegative,
   "tokens/total": NonNegative,
@@ -166,6 +194,7 @@ const parseJsonFile = (path: string) =>
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x)
 
 interface ParsedMetrics {
+  readonly scalars: Map<string, ScalarPoint[]>
   readonly rl: RlPoint[]
   readonly evals: Array<Omit<EvalPoint, "rollouts" | "seconds">>
   /** `time` of the last SFT progress record: the warm start's wall time. */
@@ -185,6 +214,7 @@ export const parseMetrics = (text: string, file: string): Effect.Effect<ParsedMe
     const evalByKey = new Map<string, Omit<EvalPoint, "rollouts" | "seconds">>()
     const skippedLines: number[] = []
     let sftSeconds = 0
+    const scalarsByStep = new Map<string, Map<number, number>>()
     const lines = text.split("\n")
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!
@@ -200,11 +230,21 @@ export const parseMetrics = (text: string, file: string): Effect.Effect<ParsedMe
       if (!isObject(value)) {
         return yield* new ReportError({ message: `${where}: expected a JSON object, found ${Array.isArray(value) ? "an array" : JSON.stringify(value)}` })
       }
+      if (typeof value.step === "number" && Number.isFinite(value.step)) {
+        for (const [field, v] of Object.entries(value)) {
+          const name = scalarName(value, field)
+          if (name === undefined || typeof v !== "number" || !Number.isFinite(v)) continue
+          const byStep = scalarsByStep.get(name) ?? new Map<number, number>()
+          byStep.set(value.step, v) // a resumed run's repeat of a step replaces it
+          scalarsByStep.set(name, byStep)
+        }
+      }
       if (value.kind === "rl") {
-        const r = yield* decodeWith(RlRecord, value, `${where} (rl record)`)
+        const withScore = value["critic/score/mean"] === undefined && value["critic/rewards/mean"] !== undefined ? { ...value, "critic/score/mean": value["critic/rewards/mean"] } : value
+        const r = yield* decodeWith(RlRecord, withScore, `${where} (rl record)`)
         rlByStep.set(r.step, {
           step: r.step,
-          reward: r["critic/rewards/mean"],
+          reward: r["critic/score/mean"],
           fracZeroStd: r.frac_zero_std_groups,
           rollouts: r["rollouts/total"],
           tokens: r["tokens/total"],
@@ -219,7 +259,12 @@ export const parseMetrics = (text: string, file: string): Effect.Effect<ParsedMe
         return yield* new ReportError({ message: `${where}: expected a "kind" field ("sft" | "rl" | "eval")` })
       }
     }
+    const scalars = new Map<string, ScalarPoint[]>()
+    for (const name of [...scalarsByStep.keys()].sort()) {
+      scalars.set(name, [...scalarsByStep.get(name)!].map(([step, value]) => ({ step, value })).sort((a, b) => a.step - b.step))
+    }
     return {
+      scalars,
       rl: [...rlByStep.values()].sort((a, b) => a.step - b.step),
       evals: [...evalByKey.values()],
       sftSeconds,
@@ -256,7 +301,7 @@ export const loadRun = (dir: string): Effect.Effect<Run, ReportError> =>
     const metricsPath = join(dir, "metrics.jsonl")
     const parsed = existsSync(metricsPath)
       ? yield* Effect.flatMap(readText(metricsPath), (text) => parseMetrics(text, metricsPath))
-      : { rl: [], evals: [], sftSeconds: 0, skippedLines: [] }
+      : { scalars: new Map<string, ScalarPoint[]>(), rl: [], evals: [], sftSeconds: 0, skippedLines: [] }
     const summaryPath = join(dir, "summary.json")
     const summary = existsSync(summaryPath) ? yield* Effect.flatMap(parseJsonFile(summaryPath), (v) => decodeWith(SummaryFields, v, summaryPath)) : undefined
     return {
@@ -268,7 +313,8 @@ export const loadRun = (dir: string): Effect.Effect<Run, ReportError> =>
       rl: parsed.rl,
       evals: placeEvals(parsed),
       summary,
-      skippedLines: parsed.skippedLines
+      skippedLines: parsed.skippedLines,
+      scalars: parsed.scalars
     }
   })
 

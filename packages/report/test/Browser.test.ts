@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Browser, Report } from "../src/index.js"
+import { Browser, Charts, Report, Runs } from "../src/index.js"
 import { comparison, tempDir } from "./Fixture.js"
 
 const chromium = Browser.executablePath()
@@ -29,19 +29,25 @@ describe.skipIf(chromium === undefined && !ci)("report in headless chromium", ()
     expect(page.consoleErrors).toEqual([])
     expect(page.pageErrors).toEqual([])
     expect(page.requests).toEqual([])
-    expect(page.chartsReady).toBe(10)
+    const metricSpecs = Charts.metricSpecs(await Effect.runPromise(Runs.load(dir)))
+    const metrics = metricSpecs.map((c) => c.id)
+    expect(metrics.length).toBeGreaterThan(15)
+    // A metric logged once per run (here sft/*) is a dot per method, not a line.
+    const dots = new Set(metricSpecs.filter((c) => c.series.every((s) => s.points.length === 1)).map((c) => `chart-${c.id}`))
+    expect(page.chartsReady).toBe(10 + metrics.length)
     expect(page.charts.map((c) => c.id)).toEqual([
       "chart-reward-step", "chart-reward-rollouts", "chart-reward-time",
       "chart-test-step", "chart-test-rollouts", "chart-test-time",
       "chart-ood-step", "chart-ood-rollouts", "chart-ood-time",
-      "chart-zero-std-step"
+      "chart-zero-std-step",
+      ...metrics.map((id) => `chart-${id}`)
     ])
     for (const c of page.charts) {
       expect(c.width, c.id).toBeGreaterThan(300)
       expect(c.points, c.id).toBeGreaterThan(0)
       // two 2.5 px mean lines across a plot area ~400 px wide leave thousands of coloured pixels;
       // 200 is far below that and far above zero (see the control below: 0 without data)
-      expect(c.coloredPixels, c.id).toBeGreaterThan(200)
+      expect(c.coloredPixels, c.id).toBeGreaterThan(dots.has(c.id) ? 5 : 200)
     }
     expect(page.tableRows).toBe(3)
 
@@ -55,7 +61,7 @@ describe.skipIf(chromium === undefined && !ci)("report in headless chromium", ()
     )
     const control = await Effect.runPromise(Browser.inspect(broken))
     expect(control.pageErrors.join("\n")).toMatch(/boom/)
-    expect(control.charts).toHaveLength(10)
+    expect(control.charts).toHaveLength(10 + metrics.length)
     for (const c of control.charts) expect(c.coloredPixels, c.id).toBe(0)
     rmSync(dir, { recursive: true })
   })
@@ -67,11 +73,12 @@ describe.skipIf(chromium === undefined && !ci)("report in headless chromium", ()
     const shot = await Effect.runPromise(Report.snapshot(written.files.html, out))
     expect("files" in shot).toBe(true)
     const files = "files" in shot ? shot.files : []
+    const metrics = Charts.metricSpecs(await Effect.runPromise(Runs.load(dir))).map((c) => `${c.id}.png`)
     expect(files.map((f) => f.slice(out.length + 1))).toEqual([
       "reward-step.png", "reward-rollouts.png", "reward-time.png",
       "test-step.png", "test-rollouts.png", "test-time.png",
       "ood-step.png", "ood-rollouts.png", "ood-time.png",
-      "zero-std-step.png", "report.png"
+      "zero-std-step.png", ...metrics, "report.png"
     ])
     for (const f of files) {
       const png = readFileSync(f)
@@ -80,5 +87,53 @@ describe.skipIf(chromium === undefined && !ci)("report in headless chromium", ()
     }
     rmSync(dir, { recursive: true })
     if (process.env.DUET_REPORT_SNAPSHOT_DIR === undefined) rmSync(out, { recursive: true })
+  })
+
+  it("responsive: at 1400 px and at 700 px the page never scrolls sideways (wide tables scroll in their box)", async () => {
+    const dir = comparison()
+    const written = await Effect.runPromise(Report.write(dir))
+    for (const width of [1400, 700]) {
+      const page = await Effect.runPromise(Browser.inspect(written.files.html, { width, height: 900 }))
+      expect(page.layout.innerWidth).toBe(width)
+      expect(page.layout.scrollWidth, `page width at a ${width} px window`).toBeLessThanOrEqual(width)
+      expect(page.pageErrors).toEqual([])
+    }
+    rmSync(dir, { recursive: true })
+  })
+
+  it("the metric picker hides charts by group and by filter words; the smoothing slider smooths the lines", async () => {
+    const dir = comparison()
+    const written = await Effect.runPromise(Report.write(dir))
+    const total = Charts.metricSpecs(await Effect.runPromise(Runs.load(dir))).length
+    const state = (await Effect.runPromise(
+      Browser.evaluate(
+        written.files.html,
+        `(() => {
+          const shown = () => Number(document.body.getAttribute("data-metrics-shown"));
+          const set = (id, value, event) => { const el = document.getElementById(id); el.value = value; el.dispatchEvent(new Event(event)); };
+          const out = { all: shown() };
+          set("metric-group", "actor", "change"); out.actor = shown();
+          out.actorNames = Array.from(document.querySelectorAll("figure.metric:not([hidden])")).map((f) => f.dataset.metric);
+          set("metric-group", "", "change"); set("metric-filter", "grad_norm, val-core/ood/meanatn", "input"); out.filtered = shown();
+          const chart = Chart.getChart(document.getElementById("${"chart-" + Charts.metricId("critic/rewards/mean")}"));
+          const ys = () => chart.data.datasets[0].data.map((p) => p.y);
+          set("smoothing", "0", "input"); out.raw = ys();
+          set("smoothing", "0.9", "input"); out.smoothed = ys(); out.label = document.getElementById("smoothing-value").textContent;
+          return out;
+        })()`
+      )
+    )) as { all: number; actor: number; actorNames: string[]; filtered: number; raw: number[]; smoothed: number[]; label: string }
+    expect(state.all).toBe(total)
+    expect(state.actorNames).toEqual(["actor/grad_norm", "actor/pg_loss"])
+    expect(state.actor).toBe(2)
+    expect(state.filtered).toBe(2)
+    // TensorBoard's debiased EMA: the first point is unchanged, later ones lag the raw line.
+    expect(state.label).toBe("0.90")
+    expect(state.smoothed[0]).toBeCloseTo(state.raw[0]!, 12)
+    let last = 0
+    const expected = state.raw.map((y, i) => ((last = last * 0.9 + 0.1 * y), last / (1 - 0.9 ** (i + 1))))
+    state.smoothed.forEach((y, i) => expect(y).toBeCloseTo(expected[i]!, 9))
+    expect(state.smoothed).not.toEqual(state.raw)
+    rmSync(dir, { recursive: true })
   })
 })

@@ -48,3 +48,28 @@ describe("Charts.specs", () => {
     rmSync(root, { recursive: true })
   })
 })
+
+describe("Charts.metricSpecs", () => {
+  it("one chart per scalar logged, whatever its name: RL fields as named, evals under val-core/<split>/, sft on its own steps", async () => {
+    const dir = comparison()
+    const runs = await Effect.runPromise(Runs.load(dir))
+    const charts = Charts.metricSpecs(runs)
+    const names = charts.map((c) => c.metric)
+    expect(names).toEqual([...names].sort())
+    for (const name of ["actor/grad_norm", "critic/rewards/mean", "frac_zero_std_groups", "timing_s/step", "val-core/test/meanAtN", "val-core/ood/passAtN", "sft/loss"]) {
+      expect(names, name).toContain(name)
+    }
+    expect(names).not.toContain("step")
+    const grad = charts.find((c) => c.metric === "actor/grad_norm")!
+    expect(grad.series.map((s) => `${s.kind}:${s.label}`)).toEqual([
+      "mean:16-grpo", "mean:2-grpo",
+      "run:16-grpo seed 1", "run:16-grpo seed 2", "run:2-grpo seed 1", "run:2-grpo seed 2"
+    ])
+    expect(grad.xLabel).toBe("optimizer step")
+    expect(charts.find((c) => c.metric === "sft/loss")!.xLabel).toBe("SFT step")
+    // ids are unique and stable for names that differ only in punctuation
+    expect(Charts.metricId("a/b-c")).not.toBe(Charts.metricId("a-b/c"))
+    expect(new Set(charts.map((c) => c.id)).size).toBe(charts.length)
+    rmSync(dir, { recursive: true })
+  })
+})

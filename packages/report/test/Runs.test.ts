@@ -78,6 +78,22 @@ describe("Runs.load: one run directory", () => {
     expect(parsed.rl).toEqual([{ step: 0, reward: 0.2, fracZeroStd: 0.5, rollouts: 8, tokens: 40, seconds: 1.5 }])
     expect(parsed.evals.map((e) => e.meanAtN)).toEqual([0.5])
   })
+
+  it("every numeric field becomes a scalar series; verl's critic/score/mean is the reward (critic/rewards/mean for older runs)", async () => {
+    const text = [
+      { kind: "sft", step: 9, loss: 1.5, lr: 0.003, time: 2 },
+      { kind: "rl", step: 0, "critic/score/mean": 0.25, "actor/ppo_kl": 0.01, frac_zero_std_groups: 0.5, "rollouts/total": 8, "tokens/total": 40, "time/total_s": 3, note: "x" },
+      { kind: "rl", step: 1, "critic/score/mean": 0.5, "actor/ppo_kl": 0.02, frac_zero_std_groups: 0.5, "rollouts/total": 16, "tokens/total": 80, "time/total_s": 4 },
+      { kind: "eval", phase: "after", step: 2, split: "test", n: 4, meanAtN: 0.75, passAtN: 1, "val-core/test/reward/mean@4": 0.75 }
+    ].map((r) => JSON.stringify(r)).join("\n")
+    const parsed = await run(Runs.parseMetrics(text, "m.jsonl"))
+    expect(parsed.rl.map((p) => p.reward)).toEqual([0.25, 0.5])
+    expect(parsed.scalars.get("actor/ppo_kl")).toEqual([{ step: 0, value: 0.01 }, { step: 1, value: 0.02 }])
+    expect(parsed.scalars.get("sft/loss")).toEqual([{ step: 9, value: 1.5 }])
+    expect(parsed.scalars.get("val-core/test/meanAtN")).toEqual([{ step: 2, value: 0.75 }])
+    expect(parsed.scalars.get("val-core/test/reward/mean@4")).toEqual([{ step: 2, value: 0.75 }])
+    expect([...parsed.scalars.keys()].some((k) => k.includes("note") || k.endsWith("/step") || k.includes("phase"))).toBe(false)
+  })
 })
 
 describe("Runs.load: bad input names the file and line", () => {

@@ -27,7 +27,7 @@ export const command = Command.make(
     ),
     out: Flag.String("out").pipe(Flag.withDescription("where to write report.html, table.md, table.csv (default: DIR)"), Flag.optional),
     png: Flag.Boolean("png").pipe(
-      Flag.withDescription("also save PNG images of the charts into OUT/png (needs chromium and playwright-core)"),
+      Flag.withDescription("also save PNG images of the charts into OUT/png (needs a chromium: /usr/bin/chromium or $DUET_CHROMIUM)"),
       Flag.withDefault(false)
     )
   },
@@ -60,7 +60,7 @@ export const command = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Table (terminal, Markdown, CSV) and an offline HTML report with charts (reward and held-out Mean@n vs steps, rollouts and wall time; zero-advantage groups per step) and each method's recipe, from one run directory or a directory of them."
+    "Table (terminal, Markdown, CSV) and an offline HTML report with charts (reward and held-out Mean@n vs steps, rollouts and wall time; zero-advantage groups per step; every logged scalar with smoothing and a metric picker) and each method's recipe, from one run directory or a directory of them."
   ),
   Command.withExamples([
     { command: "duet report runs/2-grpo-20261122-101500", description: "one run: its table row, curves and recipe" },
