@@ -4,8 +4,9 @@
  * - `{ kind: "local" }` (or absent): the in-process policy, `Sampler.layerLocal`.
  * - `{ kind: "http", baseUrls, model?, concurrency?, timeoutMs?, retries?, rowsPerRequest?,
  *   pushWeights?, recomputeLogprobs? }`: OpenAI-compatible servers through `@duet/samplers` `HttpSampler`
- *   (`duet serve`, vLLM, SGLang). After each update, `afterUpdate` saves the policy as a duet
- *   checkpoint under the run directory and `POST`s `{ "model_path": DIR }` to each server's
+ *   (`duet serve`, vLLM, SGLang). After each update, `afterUpdate` saves the policy under the run
+ *   directory (a duet checkpoint; for an HF recipe, `model: { hf }`, an HF directory with the
+ *   model's config and tokenizer files, the layout SGLang loads) and `POST`s `{ "model_path": DIR }` to each server's
  *   `/update_weights_from_disk` (SGLang's contract, which `duet serve` implements), so the next
  *   step samples from the updated weights: on-policy, as the local sampler.
  *
@@ -17,8 +18,8 @@
 import { resolve } from "node:path"
 import { Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { tf } from "@duet/engine"
-import { Checkpoint } from "@duet/model"
-import type { Policy } from "@duet/model"
+import { Checkpoint, HfCheckpoint } from "@duet/model"
+import type { Llama, Policy } from "@duet/model"
 import { HttpSampler, Sampler } from "@duet/samplers"
 import type { Recipe } from "./Recipe.js"
 import type * as Tokens from "./Tokens.js"
@@ -188,8 +189,13 @@ export const afterUpdate = (
     const spec = httpSpec(recipe)
     if (spec === undefined || spec.pushWeights === false) return
     const dir = weightsDir(runDir)
+    const meta = { step, for: "rollout servers" }
+    const hf = "hf" in recipe.model ? (recipe.model as { hf: string }).hf : undefined
     yield* Effect.tryPromise({
-      try: () => Checkpoint.save(dir, { config: policy.config, params: policy.params, tokenizer: codec.tokenizer, meta: { step, for: "rollout servers" } }),
+      try: () =>
+        hf === undefined
+          ? Checkpoint.save(dir, { config: policy.config, params: policy.params, tokenizer: codec.tokenizer, meta })
+          : HfCheckpoint.save(dir, policy as Llama.Policy, { sourceDir: hf, meta }),
       catch: (e) => new RolloutSourceError({ message: `rl.sampler: saving the weights for the servers to ${dir}: ${errorText(e)}` })
     })
     const timeoutMs = spec.timeoutMs ?? 120_000

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import { Engine } from "@duet/engine"
-import { Checkpoint, Gpt } from "@duet/model"
+import { Checkpoint, Gpt, Hf } from "@duet/model"
 import type { Policy } from "@duet/model"
 import { OpenAiServer, Sampler } from "@duet/samplers"
 import { Recipe, RolloutSource, Tokens } from "../src/index.js"
@@ -151,6 +151,33 @@ describe("RolloutSource", () => {
       expect(existsSync(RolloutSource.weightsDir(runDir))).toBe(false)
     } finally {
       other.dispose()
+    }
+  })
+
+  it("http with an HF recipe: pushes an HF directory (the layout SGLang loads) with the trained weights, POSTs its path", async () => {
+    const source = join(__dirname, "../../model/test/fixtures/hf/qwen2-bias")
+    const { policy } = await Hf.load(source)
+    const bodies: unknown[] = []
+    const sglang: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = []
+      for await (const c of req) chunks.push(c as Buffer)
+      bodies.push({ route: `${req.method} ${req.url}`, body: JSON.parse(Buffer.concat(chunks).toString()) })
+      res.writeHead(200, { "content-type": "application/json" }).end('{"success":true,"message":"Succeeded to update model weights."}')
+    })
+    await new Promise<void>((ok) => sglang.listen(0, "127.0.0.1", ok))
+    try {
+      const url = `http://127.0.0.1:${(sglang.address() as { port: number }).port}/v1`
+      const recipe = { ...Recipe.defaults, model: { hf: source, blockSize: 32 }, rl: { ...Recipe.defaults.rl, sampler: { kind: "http", baseUrls: [url] } } } as unknown as Recipe.Recipe
+      const runDir = mkdtempSync(join(tmpdir(), "duet-rs-hf-"))
+      await Effect.runPromise(RolloutSource.afterUpdate(recipe, policy, 3, runDir, codec))
+      expect(bodies).toEqual([{ route: "POST /update_weights_from_disk", body: { model_path: RolloutSource.weightsDir(runDir) } }])
+      const pushed = await Hf.load(RolloutSource.weightsDir(runDir))
+      expect(existsSync(join(RolloutSource.weightsDir(runDir), "tokenizer.json"))).toBe(true)
+      for (const [name, v] of policy.params) expect(Array.from(pushed.policy.params.get(name)!.dataSync())).toEqual(Array.from(v.dataSync()))
+      pushed.policy.dispose()
+    } finally {
+      policy.dispose()
+      await new Promise<void>((ok) => sglang.close(() => ok()))
     }
   })
 
