@@ -96,3 +96,4 @@ try {
   server.kill("SIGTERM")
   policy.dispose()
 }
+console.error(`checkpoint kept for openai_python_check.py: ${dir}`)
