@@ -24,7 +24,7 @@
  * the points at and after its step, which a resumed run rewrites (file_version 2 readers purge on
  * START only, not on out-of-order steps).
  */
-import { appendFileSync, mkdirSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
 
@@ -169,7 +169,8 @@ export const log = (runDir: string, record: Readonly<Record<string, unknown>>): 
   if (values.length === 0) return
   const dir = directoryOf(runDir, record)
   let w = writers.get(dir)
-  if (w === undefined) {
+  // A run directory removed and made again in this process (tests, --out reused) gets a new file.
+  if (w === undefined || !existsSync(w.path)) {
     w = open(dir)
     writers.set(dir, w)
   }

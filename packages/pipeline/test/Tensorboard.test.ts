@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative } from "node:path"
 import { RunDir, Tensorboard } from "../src/index.js"
@@ -129,6 +129,15 @@ describe("TensorBoard event files", () => {
     expect(ours[".|actor/entropy"]!.map(([s]) => s)).toEqual([0, 1, 2, 3])
     expect(ours[".|val-core/test/meanAtN"]).toEqual([[0, Math.fround(0.5412)]])
     expect(ours["sft|sft/loss"]!.map(([s]) => s)).toEqual([0, 10, 20, 29])
+  })
+
+  it("a run directory removed and made again in the same process gets a fresh events file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "duet-tb-"))
+    await Effect.runPromise(RunDir.appendMetrics(dir, { kind: "rl", step: 0, x: 1 }))
+    rmSync(dir, { recursive: true })
+    mkdirSync(dir)
+    await Effect.runPromise(RunDir.appendMetrics(dir, { kind: "rl", step: 0, x: 2 }))
+    expect(read(Tensorboard.directory(dir))).toEqual({ ".|x": [[0, 2]] })
   })
 
   it("tags: rl fields as named, eval under val-core/<split>/, other kinds under <kind>/; strings, booleans and step left out", () => {
