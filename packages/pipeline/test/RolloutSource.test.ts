@@ -13,7 +13,7 @@ import { Engine } from "@duet/engine"
 import { Checkpoint, Gpt, Hf } from "@duet/model"
 import type { Policy } from "@duet/model"
 import { OpenAiServer, Sampler } from "@duet/samplers"
-import { Recipe, RolloutSource, Tokens } from "../src/index.js"
+import { Recipe, RolloutSource, RunDir, Setup, Tokens, Train } from "../src/index.js"
 
 const codec = Tokens.charCodec("0123456789+-= \n", "\n")
 const config = Gpt.makeConfig({ vocabSize: codec.tokenizer.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 })
@@ -180,6 +180,55 @@ describe("RolloutSource", () => {
       await new Promise<void>((ok) => sglang.close(() => ok()))
     }
   })
+
+  it("duet train with rl.sampler http: every step's rollouts come from the server, which gets the weights before RL and after each update", async () => {
+    const recipe = Effect.runSync(
+      Recipe.load(undefined, undefined, [
+        'task={"kind":"arithmetic","ops":["+"],"digits":{"min":1,"max":1},"oodDigits":{"min":2,"max":2},"reversed":false}',
+        "sft.steps=20",
+        "sft.target=false",
+        "sft.examples=40",
+        "rl.trainProblems=40",
+        "rl.promptsPerStep=16",
+        "rl.steps=3",
+        "rl.sampling.maxTokens=4",
+        "eval.problems=4",
+        "eval.n=2",
+        "eval.sampling.maxTokens=4"
+      ])
+    )
+    const setup = await Effect.runPromise(Setup.make(recipe))
+    // the server starts from other weights of the run's shape: the push before RL must replace them
+    const start = Gpt.init(setup.modelConfig, 99)
+    const startDir = join(mkdtempSync(join(tmpdir(), "duet-rs-train-")), "start")
+    await Checkpoint.save(startDir, { config: setup.modelConfig, params: start.params, tokenizer: setup.codec.tokenizer })
+    start.dispose()
+    const trainScope = await Effect.runPromise(Scope.make())
+    try {
+      const own = await Effect.runPromise(Scope.provide(trainScope)(OpenAiServer.serve({ checkpoint: startDir, modelName: "run" })))
+      const runDir = mkdtempSync(join(tmpdir(), "duet-rs-train-run-"))
+      const http = { ...recipe, rl: { ...recipe.rl, sampler: { kind: "http" as const, baseUrls: [own.baseUrl] } } }
+      await Effect.runPromise(Train.train(http, { runDir }))
+      const stats = own.stats()
+      expect(stats.weightsVersion).toBe(1 + 3) // before RL, then after each of the 3 updates
+      expect(stats.rows).toBe(3 * 16 * 2) // 3 steps x 16 prompts x 2 rollouts, nothing else sampled there
+      const rl = (await Effect.runPromise(RunDir.readMetrics(runDir))).filter((r) => r.kind === "rl")
+      expect(rl.map((r) => r.rollouts)).toEqual([32, 32, 32])
+      // the server ends on the trained policy: its log-probs are the final checkpoint's
+      const final = await Checkpoint.load(join(runDir, "checkpoints", "step-000003"))
+      const trainedPolicy = Gpt.fromParams(final.config, final.params)
+      Checkpoint.dispose(final)
+      try {
+        const req = { ...request(13), prompts: [setup.codec.prompt("3+4="), setup.codec.prompt("3+4=")], stopTokens: [setup.codec.stopToken], maxTokens: 4 }
+        const rows = await sample(http, req, trainedPolicy)
+        expectClose(rows.map((r) => r.logprobs), RolloutSource.recomputeLogprobs(trainedPolicy, req.prompts, rows.map((r) => r.tokens)))
+      } finally {
+        trainedPolicy.dispose()
+      }
+    } finally {
+      await Effect.runPromise(Scope.close(trainScope, Exit.void))
+    }
+  }, 120_000)
 
   it("recipe: rl.sampler is checked at decode (an empty baseUrls, an unknown kind) with its path", async () => {
     await expect(recipeWith({ kind: "http", baseUrls: [] })).rejects.toThrow(/rl\.sampler/)
