@@ -69,8 +69,8 @@ const byMethod = (runs: ReadonlyArray<Run>) => {
   return { methods, order, color }
 }
 
-/** A chart id from a metric name: `actor/ppo_kl` -> `metric-actor-ppo_kl` (ids stay unique: `-` and `~` are escaped). */
-export const metricId = (name: string) => `metric-${name.replace(/~/g, "~~").replace(/-/g, "~-").replace(/[^A-Za-z0-9_~-]/g, (c) => (c === "/" ? "-" : `~${c.charCodeAt(0).toString(16)}`))}`
+/** A chart id (and PNG file name) from a metric name: `val-core/test/meanAtN` -> `metric-val-core--test--meanAtN`. */
+export const metricId = (name: string) => `metric-${name.replace(/\//g, "--").replace(/@/g, "_at_").replace(/[^A-Za-z0-9_.-]/g, "_")}`
 
 /**
  * One chart per scalar metric the runs logged (`Run.scalars`), sorted by name: value against the
@@ -80,6 +80,13 @@ export const metricId = (name: string) => `metric-${name.replace(/~/g, "~~").rep
 export const metricSpecs = (runs: ReadonlyArray<Run>): ChartSpec[] => {
   const { methods, order, color } = byMethod(runs)
   const names = [...new Set(runs.flatMap((r) => [...r.scalars.keys()]))].sort()
+  const ids = new Set<string>()
+  const uniqueId = (name: string) => {
+    let id = metricId(name)
+    for (let i = 2; ids.has(id); i++) id = `${metricId(name)}-${i}`
+    ids.add(id)
+    return id
+  }
   return names.map((name) => {
     const means: Series[] = []
     const each: Series[] = []
@@ -97,7 +104,7 @@ export const metricSpecs = (runs: ReadonlyArray<Run>): ChartSpec[] => {
       }
     }
     const sft = name.startsWith("sft/")
-    return { id: metricId(name), title: name, xLabel: sft ? "SFT step" : "optimizer step", yLabel: name, yRange: undefined, series: [...means, ...each], metric: name }
+    return { id: uniqueId(name), title: name, xLabel: sft ? "SFT step" : "optimizer step", yLabel: name, yRange: undefined, series: [...means, ...each], metric: name }
   }).filter((c) => c.series.length > 0)
 }
 

@@ -67,7 +67,8 @@ describe("Charts.metricSpecs", () => {
     ])
     expect(grad.xLabel).toBe("optimizer step")
     expect(charts.find((c) => c.metric === "sft/loss")!.xLabel).toBe("SFT step")
-    // ids are unique and stable for names that differ only in punctuation
+    // ids are readable file names, unique even for names that differ only in punctuation
+    expect(Charts.metricId("val-core/test/reward/mean@8")).toBe("metric-val-core--test--reward--mean_at_8")
     expect(Charts.metricId("a/b-c")).not.toBe(Charts.metricId("a-b/c"))
     expect(new Set(charts.map((c) => c.id)).size).toBe(charts.length)
     rmSync(dir, { recursive: true })
