@@ -64,7 +64,7 @@ describe("data rows against model.blockSize (issue 13)", () => {
     )
     const exit = await Effect.runPromise(Effect.exit(Setup.make(recipe)))
     expect(Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "success").toContain(
-      `${join(dir, "train.jsonl")}:2: the prompt takes 41 tokens (BOS included) and the answer 2 (stop included): 43 > model.blockSize 32 (and 1 more rows); raise model.blockSize or leave such rows out of the data`
+      `${join(dir, "train.jsonl")}:2: the prompt takes 41 tokens (BOS included) and the answer 2 (stop included): 43 > model.blockSize 32 (and 1 more rows); set model.blockSize to at least 53 (the longest row) or leave such rows out of the data`
     )
   })
 })
