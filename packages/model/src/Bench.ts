@@ -387,7 +387,11 @@ export interface RlOptions {
   readonly promptMin: number
   readonly promptMax: number
   readonly rounds: number
-  readonly variants: ReadonlyArray<Variant>
+  /**
+   * Variants, timed in alternating order each round: "stock" (tfjs-wasm's own kernels, concat KV
+   * cache), "duet" (the engine on the chosen `--blas`), or "duet:openblas" / "duet:js" (that path).
+   */
+  readonly variants: ReadonlyArray<RlVariant>
   /** Drop zero-advantage rows from the update (false: every row trains). */
   readonly skip: boolean
   /** Also time forward / backward / optimizer apart and count kernels (tf.profile) per variant. */
@@ -395,6 +399,9 @@ export interface RlOptions {
 }
 
 /** The default recipe's sizes (packages/pipeline Recipe.defaults: L2 H4 C96 T32, 512 rollouts of 8 tokens). */
+export type RlVariant = Variant | "duet:openblas" | "duet:js"
+const rlVariants: ReadonlyArray<RlVariant> = ["stock", "duet", "duet:openblas", "duet:js"]
+
 export const rlPresets: Record<"default" | "ref", Partial<RlOptions>> = {
   default: { dim: 96, layers: 2, heads: 4, vocab: 20, seq: 32 },
   ref: { dim: 128, layers: 4, heads: 4, vocab: 32, seq: 64 }
@@ -425,7 +432,7 @@ export interface RlPhaseProfile {
 }
 
 export interface RlVariantResult {
-  readonly variant: Variant
+  readonly variant: RlVariant
   readonly engine: string
   /** Medians over rounds, ms. */
   readonly stepMs: number
@@ -447,6 +454,8 @@ export interface RlResult {
   /** stock step time / duet step time, median over rounds, and each round's ratio. */
   readonly speedup?: number
   readonly roundRatios?: ReadonlyArray<number>
+  /** Each variant's step time over the first variant's: median of the per-round ratios. */
+  readonly relative: Readonly<Record<string, number>>
 }
 
 export const makeRlOptions = (overrides: Partial<RlOptions> = {}): RlOptions => {
@@ -476,7 +485,8 @@ const rlFlagNames: Record<string, keyof RlOptions> = {
 
 /**
  * Parses `--size default|ref --dim N --layers N --heads N --vocab N --seq N --prompts N --group N
- * --max-tokens N --prompt-min N --prompt-max N --rounds N --only stock|duet --skip --no-breakdown
+ * --max-tokens N --prompt-min N --prompt-max N --rounds N --variants stock,duet,duet:openblas,duet:js
+ * (--only is the same) --skip --no-breakdown
  * --blas auto|openblas|js --threads N --json`.
  */
 export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; engine: EngineChoice; json: boolean } => {
@@ -501,10 +511,10 @@ export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; 
       const v = value()
       if (v !== "default" && v !== "ref") throw new InvalidArgumentError("--size", `must be default or ref, got ${String(v)}`)
       o = { ...rlPresets[v], ...o }
-    } else if (flag === "--only") {
-      const v = value()
-      if (v !== "stock" && v !== "duet") throw new InvalidArgumentError("--only", `must be stock or duet, got ${String(v)}`)
-      o.variants = [v]
+    } else if (flag === "--only" || flag === "--variants") {
+      const vs = String(value()).split(",") as RlVariant[]
+      for (const v of vs) if (!rlVariants.includes(v)) throw new InvalidArgumentError(flag, `must list ${rlVariants.join(", ")}; got ${v}`)
+      o.variants = vs
     } else if (flag === "--blas") {
       const v = value()
       if (v !== "auto" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, openblas or js, got ${String(v)}`)
@@ -558,9 +568,17 @@ const dispatchMicros = (): number => {
 }
 
 /** Runs the RL step benchmark; `setup` as in `run` (phase "train" for the update, "decode" for sampling). */
+/** `setup` for `rlRun` on the engine: "duet:openblas" / "duet:js" pin the path, "duet" takes `choice.blas`. */
+export const rlEngineSetup =
+  (choice: EngineChoice) =>
+  async (variant: RlVariant, phase: Phase): Promise<string> => {
+    const [kernels, pinned] = variant.split(":") as [Variant, Engine.BlasChoice | undefined]
+    return engineSetup({ ...choice, blas: pinned ?? choice.blas })(kernels, phase)
+  }
+
 export const rlRun = async (
   options: Partial<RlOptions>,
-  setup: (variant: Variant, phase: Phase) => Promise<string> = engineSetup({ blas: "auto", decodeThreads: 1 }),
+  setup: (variant: RlVariant, phase: Phase) => Promise<string> = rlEngineSetup({ blas: "auto", decodeThreads: 1 }),
   log: (line: string) => void = () => {}
 ): Promise<RlResult> => {
   const o = makeRlOptions(options)
@@ -574,12 +592,12 @@ export const rlRun = async (
   const prompts = base.flatMap((p) => Array.from({ length: o.group }, () => p))
   const adamConfig = AdamW.makeConfig({ lr: 1e-4, weightDecay: 0, maxGradNorm: 1 })
   type Run = { policy: Gpt.Policy; state: AdamW.AdamWState; engine: string }
-  const runs = new Map<Variant, Run>()
-  const samples = new Map<Variant, { step: number[]; sample: number[]; host: number[]; update: number[]; rows: number }>()
-  const breakdowns = new Map<Variant, Pick<RlVariantResult, "phases" | "dispatchUs">>()
+  const runs = new Map<RlVariant, Run>()
+  const samples = new Map<RlVariant, { step: number[]; sample: number[]; host: number[]; update: number[]; rows: number }>()
+  const breakdowns = new Map<RlVariant, Pick<RlVariantResult, "phases" | "dispatchUs">>()
   const orderOf = (round: number) => (round % 2 === 0 ? o.variants : [...o.variants].reverse())
 
-  const sampleRollouts = (v: Variant, seed: number) =>
+  const sampleRollouts = (v: RlVariant, seed: number) =>
     Sampler.sample(runs.get(v)!.policy, prompts, { maxTokens: o.maxTokens, temperature: 1, seed, cache: v === "stock" ? "concat" : "inPlace" })
   // Host work: reward (a deterministic function of the tokens, ~half the groups disagree) and
   // group-relative advantages; the update batch (rows kept, old log-probs padded).
@@ -615,7 +633,7 @@ export const rlRun = async (
       const surr = tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 0.8, 1.2), adv))
       return tf.div(tf.neg(tf.sum(tf.mul(surr, mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar
     })
-  const update = (v: Variant, b: Batch) => {
+  const update = (v: RlVariant, b: Batch) => {
     const r = runs.get(v)!
     const { value, grads } = r.policy.lossAndGrads(lossOf(r.policy, b))
     AdamW.apply(r.policy.params, grads, r.state, adamConfig)
@@ -709,8 +727,11 @@ export const rlRun = async (
   const st = samples.get("stock")?.step
   const du = samples.get("duet")?.step
   const roundRatios = st && du ? st.map((x, i) => x / du[i]!) : undefined
+  const ref = samples.get(o.variants[0]!)!.step
+  const relative = Object.fromEntries(o.variants.map((v) => [v, median(samples.get(v)!.step.map((x, i) => x / ref[i]!))]))
   return {
     options: o,
+    relative,
     parameters: Gpt.parameterCount(config),
     results,
     ...(roundRatios ? { speedup: median(roundRatios), roundRatios } : {})
@@ -729,6 +750,10 @@ export const formatRl = (r: RlResult): string => {
     lines.push(`${v.variant.padEnd(8)} ${f(v.stepMs).padStart(8)} ${f(v.sampleMs).padStart(8)} ${v.hostMs.toFixed(1).padStart(7)} ${f(v.updateMs).padStart(8)} ${String(v.updateRows).padStart(5)}`)
   }
   if (r.speedup !== undefined) lines.push(`duet / stock (median of paired rounds): ${r.speedup.toFixed(2)}x [${r.roundRatios!.map((x) => x.toFixed(1)).join(" ")}]`)
+  if (r.results.length > 1) {
+    const first = r.results[0]!.variant
+    lines.push(`step time relative to ${first} (median of paired rounds): ${r.results.map((v) => `${v.variant} ${r.relative[v.variant]!.toFixed(2)}`).join(", ")}`)
+  }
   for (const v of r.results) {
     lines.push(`  ${v.variant}: ${v.engine}`)
     if (v.phases === undefined) continue
@@ -744,7 +769,7 @@ export const formatRl = (r: RlResult): string => {
 /** The command line (`duet bench --rl` / tools/bench-rl): table or `--json`. */
 export const rlCli = async (argv: ReadonlyArray<string>, print: (line: string) => void = console.log): Promise<RlResult> => {
   const { options, engine, json } = parseRlArgs(argv)
-  const result = await rlRun(options, engineSetup(engine), json ? () => {} : print)
+  const result = await rlRun(options, rlEngineSetup(engine), json ? () => {} : print)
   print(json ? JSON.stringify(result) : formatRl(result))
   return result
 }

@@ -80,13 +80,15 @@ describe("Bench.rlRun (duet bench --rl)", () => {
     expect(() => Bench.parseRlArgs(["--size", "huge"])).toThrow(/--size/)
     expect(() => Bench.parseRlArgs(["--max-tokens", "60"])).toThrow(/--max-tokens/)
     expect(() => Bench.parseRlArgs(["--frobnicate"])).toThrow(/--frobnicate/)
+    expect(Bench.parseRlArgs(["--variants", "duet:openblas,duet:js"]).options.variants).toEqual(["duet:openblas", "duet:js"])
+    expect(() => Bench.parseRlArgs(["--variants", "duet,gpu"])).toThrow(/--variants.*gpu/)
   })
 
   it("times sample, host and update per round; skipping keeps whole groups only (both rows of a disagreeing pair)", async () => {
     const setups: string[] = []
-    const setup = async (v: Bench.Variant, phase: Bench.Phase) => {
+    const setup = async (v: Bench.RlVariant, phase: Bench.Phase) => {
       setups.push(`${v}/${phase}`)
-      return (await Engine.init({ backend: "wasm", kernels: v })).describe()
+      return (await Engine.init({ backend: "wasm", kernels: v === "stock" ? "stock" : "duet", blas: v === "duet:js" ? "js" : "auto" })).describe()
     }
     const tiny = { dim: 16, layers: 1, heads: 2, vocab: 8, seq: 16, prompts: 6, group: 2, maxTokens: 3, rounds: 2 }
     const all = await Bench.rlRun({ ...tiny, variants: ["duet"], breakdown: false }, setup)
@@ -94,7 +96,10 @@ describe("Bench.rlRun (duet bench --rl)", () => {
     expect(d!.updateRows).toBe(12)
     expect(d!.stepMs).toBeGreaterThan(0)
     expect(d!.phases).toBeUndefined()
-    const skipped = await Bench.rlRun({ ...tiny, variants: ["stock", "duet"], skip: true, breakdown: true, rounds: 1 }, setup)
+    const skipped = await Bench.rlRun({ ...tiny, variants: ["stock", "duet", "duet:js"], skip: true, breakdown: true, rounds: 1 }, setup)
+    expect(skipped.results.map((r) => r.variant)).toEqual(["stock", "duet", "duet:js"])
+    expect(skipped.relative.stock).toBe(1)
+    expect(skipped.relative["duet:js"]).toBeCloseTo(skipped.results[2]!.stepMs / skipped.results[0]!.stepMs, 10) // one round
     for (const r of skipped.results) {
       // parity rewards: a group of 2 has advantage 0 unless its two rollouts differ in parity
       expect(r.updateRows % 2).toBe(0)
