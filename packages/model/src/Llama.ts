@@ -184,6 +184,7 @@ const rotateHalfMatrix = (hd: number): tf.Tensor2D => {
 /** A Llama-family model with its parameters. Methods return new tensors the caller disposes (or runs inside tf.tidy). */
 export class Policy implements PolicyInterface.Policy<LlamaConfig> {
   private readonly invFreq: Float64Array
+  private readonly layerNames = new Map<number, string[]>()
 
   constructor(
     readonly config: LlamaConfig,
@@ -226,11 +227,25 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.config.rmsNormEps))), this.p(`${name}.weight`))
   }
 
-  /** Token embeddings of flat ids (N) -> (N, D): gather when its gradient exists, else oneHot(ids) @ E. */
+  /**
+   * Token embeddings of flat ids (N) -> (N, D). Differentiable: a gather whose gradient is one
+   * UnsortedSegmentSum into (V, D) (tfjs's own gather gradient adds a transpose and an identity copy
+   * of the whole table, 2 x 108 MiB at V = 49152, D = 576); oneHot(ids) @ E where that kernel is missing.
+   */
   private embed(ids: tf.Tensor1D, differentiable: boolean): tf.Tensor2D {
     const e = this.p("model.embed_tokens.weight")
-    if (!differentiable || gatherHasGradient()) return tf.gather(e, ids) as tf.Tensor2D
-    return tf.matMul(oneHot(ids, this.config.vocabSize), e)
+    if (!differentiable) return tf.gather(e, ids) as tf.Tensor2D
+    if (!gatherHasGradient()) return tf.matMul(oneHot(ids, this.config.vocabSize), e)
+    const V = this.config.vocabSize
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const table = args[0] as tf.Tensor
+      ;(args[1] as tf.GradSaveFunc)([ids]) // kept until the backward pass (the caller's tidy may free `ids`)
+      return {
+        value: tf.gather(table, ids) as tf.Tensor2D,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.unsortedSegmentSum(dy as tf.Tensor, saved[0] as tf.Tensor1D, V)
+      }
+    }) as (table: tf.Tensor) => tf.Tensor2D
+    return f(e)
   }
 
   /** (N, D) -> logits (N, V) through lm_head (or the tied embedding). */
@@ -290,17 +305,64 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
     const cos = tf.reshape(tf.tile(tf.tensor2d(tables.cos, [T, hd]), [B, 1]), [B * T, 1, hd])
     const sin = tf.reshape(tf.tile(tf.tensor2d(tables.sin, [T, hd]), [B, 1]), [B * T, 1, hd])
     let x: tf.Tensor = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, D)
-    for (let l = 0; l < c.numLayers; l++) {
+    const block = (l: number, x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor => {
       const p = `model.layers.${l}`
       const { q, k, v } = this.qkv(this.rmsNorm(x, `${p}.input_layernorm`), l, cos, sin) // (B*T, H*hd) each
       const kh = splitHeads(k, B, T, H, hd) // (B, H, T, hd)
       const vh = splitHeads(v, B, T, H, hd)
       onKv?.(l, kh, vh)
       const y = causalSelfAttention(splitHeads(q, B, T, H, hd), kh, vh) // (B*T, H*hd)
-      x = tf.add(x, this.linear(y, `${p}.self_attn.o_proj`, c.oBias))
-      x = tf.add(x, this.mlp(this.rmsNorm(x, `${p}.post_attention_layernorm`), l))
+      const h = tf.add(x, this.linear(y, `${p}.self_attn.o_proj`, c.oBias))
+      return tf.add(h, this.mlp(this.rmsNorm(h, `${p}.post_attention_layernorm`), l))
     }
+    for (let l = 0; l < c.numLayers; l++) x = onKv === undefined ? this.checkpointed(l, x, cos, sin, block) : block(l, x, cos, sin)
     return this.rmsNorm(x, "model.norm")
+  }
+
+  /**
+   * `block(l, x)` with activation checkpointing: under a gradient tape only the block's input
+   * (N, D) is kept, and the backward pass recomputes the block's forward to differentiate it (one
+   * more forward per step; the same ops, so the same gradients). Without it tfjs keeps every
+   * intermediate activation and every intermediate gradient of all layers until the step ends,
+   * ~250 KB per token per layer at 135M scale. Outside a tape it is the plain forward.
+   */
+  private checkpointed(l: number, x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, block: (l: number, x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const names = this.layerParamNames(l)
+    const weights = names.map((n) => this.p(n))
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc
+      const input = args[0] as tf.Tensor
+      save([input, cos, sin]) // the RoPE tables too: the caller's tidy frees them before the backward pass
+      return {
+        value: tf.tidy(() => block(l, input, cos, sin)),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          // the weights are the Variables `block` reads, so differentiating by them reaches its uses
+          const g = tf.grads((xin: tf.Tensor, ..._ws: tf.Tensor[]) => block(l, xin, saved[1]!, saved[2]!))
+          // This runs inside the outer backward pass, where tfjs's gradient depth is back at 0: a
+          // nested tf.grads takes itself for the outermost and drops the engine's tape when done,
+          // which the outer pass still needs (it disposes the tape's saved tensors at its end).
+          const engine = tf.engine() as unknown as { state: { activeTape: unknown } }
+          const outer = engine.state.activeTape
+          try {
+            return g([saved[0]!, ...weights], dy as tf.Tensor)
+          } finally {
+            engine.state.activeTape = outer
+          }
+        }
+      }
+    }) as (...inputs: tf.Tensor[]) => tf.Tensor
+    return f(x, ...weights)
+  }
+
+  /** The parameters one block reads, in `parameterShapes` order. */
+  private layerParamNames(l: number): string[] {
+    let names = this.layerNames.get(l)
+    if (names === undefined) {
+      const prefix = `model.layers.${l}.`
+      names = [...this.params.keys()].filter((n) => n.startsWith(prefix))
+      this.layerNames.set(l, names)
+    }
+    return names
   }
 
   /** tokens int32 (B, T) -> logits (B, T, V). */
@@ -318,7 +380,7 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
     }
     return tf.tidy(() => {
       const [B, T] = tokens.shape
-      const picked = PolicyInterface.pickLogprobs(this.head(this.hidden(tokens)), tf.reshape(targets, [B * T]) as tf.Tensor1D) // (B*T)
+      const picked = pickLogprobs(this.head(this.hidden(tokens)), tf.reshape(targets, [B * T]) as tf.Tensor1D) // (B*T)
       return tf.reshape(picked, [B, T])
     })
   }
@@ -371,6 +433,40 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
   dispose(): void {
     for (const p of this.params.values()) p.dispose()
   }
+}
+
+/**
+ * log-softmax(logits)[n, targets[n]] (N) from logits (N, V), differentiable, without keeping (N, V)
+ * intermediates: the forward is logits[n, t_n] - logsumexp(logits[n]) (a gather and one transient
+ * exp), and the gradient (onehot(t_n) - softmax(logits[n])) * dy[n] is built in the backward pass
+ * from the logits themselves. tfjs's logSoftmax . oneHot keeps ~7 (N, V) tensors alive until the
+ * step ends (~200 KB per token each at V = 49152).
+ */
+export const pickLogprobs = (logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D => {
+  const [N, V] = logits.shape
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x = args[0] as tf.Tensor
+    const save = args[1] as tf.GradSaveFunc
+    const lse = tf.tidy(() => {
+      const m = tf.max(x, -1, true) // (N, 1)
+      return tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(x, m)), -1, true))) // (N, 1)
+    })
+    const value = tf.tidy(() => {
+      const flat = tf.add(tf.mul(tf.range(0, N, 1, "int32"), tf.scalar(V, "int32")), targets) // n * V + t_n
+      return tf.sub(tf.gather(tf.reshape(x, [N * V]), flat), tf.reshape(lse, [N])) // (N)
+    })
+    save([x, lse, targets])
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, l, t] = saved as [tf.Tensor, tf.Tensor, tf.Tensor1D]
+          const d = tf.reshape(dy as tf.Tensor, [N, 1])
+          return tf.mul(tf.sub(oneHot(t, V), tf.exp(tf.sub(xs, l))), d) // (N, V)
+        })
+    }
+  }) as (x: tf.Tensor) => tf.Tensor1D
+  return f(logits)
 }
 
 /**
