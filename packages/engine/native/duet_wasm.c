@@ -353,3 +353,49 @@ EXPORT(softmax_grad) void softmax_grad(const float* dy, const float* y, float* d
     for (int c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - sf);
   }
 }
+
+// One decode step of attention over a KV cache in this memory: the native addon's loop (duet_blas.cc,
+// DecodeAttentionLoop) without its prefetches. For each of n rows (cache row rows[i]) and head h,
+// store k, v at `position`, then out = softmax(scale q K[0..position]^T) V[0..position].
+// q, k, v, out: (n, H*hd); kc, vc: (batch, H, cap, hd); scores: position + 1 floats of scratch.
+EXPORT(decode_attention)
+void decode_attention(const float* q, const float* k, const float* v, float* out, const int32_t* rows, int n, int position,
+                      float* kc, float* vc, int H, int cap, int hd, float scale, float* scores) {
+  const int C = H * hd;
+  for (int i = 0; i < n; ++i) {
+    const int b = rows[i];
+    for (int hh = 0; hh < H; ++hh) {
+      float* K = kc + ((int64_t)b * H + hh) * cap * hd;
+      float* V = vc + ((int64_t)b * H + hh) * cap * hd;
+      const float* qi = q + (int64_t)i * C + hh * hd;
+      const float* ki = k + (int64_t)i * C + hh * hd;
+      const float* vi = v + (int64_t)i * C + hh * hd;
+      for (int d = 0; d < hd; ++d) {
+        K[position * hd + d] = ki[d];
+        V[position * hd + d] = vi[d];
+      }
+      float mx = -3.4e38f;
+      for (int t = 0; t <= position; ++t) {
+        float s = 0;
+        const float* kt = K + t * hd;
+        for (int d = 0; d < hd; ++d) s += qi[d] * kt[d];
+        s *= scale;
+        scores[t] = s;
+        mx = s > mx ? s : mx;
+      }
+      float total = 0;
+      for (int t = 0; t <= position; ++t) {
+        scores[t] = exp_f(scores[t] - mx);
+        total += scores[t];
+      }
+      const float inv = 1.0f / total;
+      float* o = out + (int64_t)i * C + hh * hd;
+      for (int d = 0; d < hd; ++d) o[d] = 0;
+      for (int t = 0; t <= position; ++t) {
+        const float p = scores[t] * inv;
+        const float* vt = V + t * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p * vt[d];
+      }
+    }
+  }
+}

@@ -7,12 +7,14 @@
  * `attend` stores each row's k, v at `position` and returns, per row and head,
  *   out = softmax(scale * q K[0..position]^T) V[0..position]   (Vaswani et al. 2017, eq. 1),
  * reading q, k, v straight from the wasm heap and writing the output tensor there: natively
- * (OpenBLAS addon present) or in JS. On other backends it reads with dataSync.
+ * (OpenBLAS addon present), with duet's wasm SIMD kernels (then K/V live in the wasm memory too,
+ * allocated at `make` and freed by `dispose`), or in JS. On other backends it reads with dataSync.
  */
 import * as tf from "@tensorflow/tfjs"
 import type { Tensor, Tensor2D, Tensor4D } from "@tensorflow/tfjs"
 import { InvalidArgumentError } from "@duet/core"
 import { activeAddon } from "./internal/Installer.js"
+import type { WasmAddon } from "./internal/WasmKernels.js"
 import { assertWasmInternals, heapF32, offsetOf, type WasmBackend } from "./internal/WasmBackend.js"
 
 export interface DecodeCacheOptions {
@@ -35,8 +37,11 @@ export interface DecodeCache {
   readonly batch: number
   readonly capacity: number
   readonly rowSubsets: true
-  /** "native" (addon), "js-heap" (JS loops on the wasm heap) or "js-copy" (other backends). */
-  readonly path: "native" | "js-heap" | "js-copy"
+  /**
+   * "native" (addon), "wasm" (duet's wasm SIMD kernels, K/V in the wasm memory), "js-heap" (JS
+   * loops on the wasm heap) or "js-copy" (other backends).
+   */
+  readonly path: "native" | "wasm" | "js-heap" | "js-copy"
   /** Stores positions 0..T-1 of every row from a prefill's k, v: (B, H, T, hd). */
   prefill(layer: number, k: Tensor4D, v: Tensor4D): void
   /** Stores k, v (N, C) of `rows` at `position`; returns the attention output (N, C) for q (N, C). */
@@ -112,12 +117,28 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
   if (!Number.isFinite(scale)) throw new InvalidArgumentError("DecodeCache.scale", `must be finite, got ${scale}`)
   const C = H * hd
   const size = batch * H * capacity * hd
-  let keys: Float32Array[] = Array.from({ length: layers }, () => new Float32Array(size))
-  let values: Float32Array[] = Array.from({ length: layers }, () => new Float32Array(size))
+  const wasm = (): WasmBackend | undefined => (tf.getBackend() === "wasm" ? assertWasmInternals(tf.backend()) : undefined)
+  // With duet's wasm SIMD kernels active, K/V live in the wasm memory (the kernel reads them there);
+  // the views below are re-made on every use, since memory growth replaces the buffer.
+  const made = activeAddon()
+  const wasmKernels = wasm() !== undefined && made?.kind === "wasm-simd" ? (made as unknown as WasmAddon) : undefined
+  const be0 = wasmKernels === undefined ? undefined : wasm()!
+  let heapOffsets: { k: number[]; v: number[] } | undefined
+  if (wasmKernels !== undefined) {
+    heapOffsets = { k: [], v: [] }
+    for (let l = 0; l < layers; l++) {
+      heapOffsets.k.push(wasmKernels.alloc(size))
+      heapOffsets.v.push(wasmKernels.alloc(size))
+    }
+  }
+  let jsKeys: Float32Array[] = heapOffsets ? [] : Array.from({ length: layers }, () => new Float32Array(size))
+  let jsValues: Float32Array[] = heapOffsets ? [] : Array.from({ length: layers }, () => new Float32Array(size))
+  const store = (which: "k" | "v", layer: number): Float32Array =>
+    heapOffsets ? new Float32Array(heapF32(be0!).buffer, heapOffsets[which][layer]! * 4, size) : (which === "k" ? jsKeys : jsValues)[layer]!
   let scores = new Float64Array(capacity)
 
-  const wasm = (): WasmBackend | undefined => (tf.getBackend() === "wasm" ? assertWasmInternals(tf.backend()) : undefined)
-  const path = (): DecodeCache["path"] => (wasm() === undefined ? "js-copy" : activeAddon()?.decodeAttention !== undefined ? "native" : "js-heap")
+  const path = (): DecodeCache["path"] =>
+    wasm() === undefined ? "js-copy" : heapOffsets ? "wasm" : activeAddon()?.decodeAttention !== undefined ? "native" : "js-heap"
   const layerOf = (layer: number): void => {
     if (!Number.isInteger(layer) || layer < 0 || layer >= layers) throw new InvalidArgumentError("DecodeCache.layer", `must be in [0, ${layers}), got ${layer}`)
   }
@@ -138,9 +159,10 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
       }
       const kd = k.dataSync()
       const vd = v.dataSync()
+      const [K, V] = [store("k", layer), store("v", layer)] // after dataSync (no allocation below)
       for (let bh = 0; bh < B * H; bh++) {
-        keys[layer]!.set(kd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
-        values[layer]!.set(vd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
+        K.set(kd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
+        V.set(vd.subarray(bh * T * hd, (bh + 1) * T * hd), bh * capacity * hd)
       }
     },
     attend(layer, q, k, v, rows, position) {
@@ -164,11 +186,13 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
         const [qo, ko, vo, oo] = [offsetOf(be, q), offsetOf(be, k), offsetOf(be, v), offsetOf(be, out)]
         if (N > 0) {
           const addon = activeAddon()
-          if (addon?.decodeAttention !== undefined) {
-            addon.decodeAttention(heapF32(be).buffer as ArrayBuffer, qo, ko, vo, oo, rows, position, keys[layer]!, values[layer]!, batch, H, capacity, hd, scale)
+          if (heapOffsets && be === be0) {
+            wasmKernels!.decodeAttentionHeap(qo, ko, vo, oo, rows, position, heapOffsets.k[layer]!, heapOffsets.v[layer]!, H, capacity, hd, scale)
+          } else if (addon?.decodeAttention !== undefined && !heapOffsets) {
+            addon.decodeAttention(heapF32(be).buffer as ArrayBuffer, qo, ko, vo, oo, rows, position, jsKeys[layer]!, jsValues[layer]!, batch, H, capacity, hd, scale)
           } else {
             const h = heapF32(be)
-            attendJs(h, qo, ko, vo, h, oo, rows, position, keys[layer]!, values[layer]!, H, capacity, hd, scale, scores)
+            attendJs(h, qo, ko, vo, h, oo, rows, position, store("k", layer), store("v", layer), H, capacity, hd, scale, scores)
           }
         }
         return tf.engine().makeTensorFromTensorInfo(out) as Tensor2D
@@ -179,12 +203,14 @@ export const make = (options: DecodeCacheOptions): DecodeCache => {
       src.set(k.dataSync(), N * C)
       src.set(v.dataSync(), 2 * N * C)
       const dst = new Float32Array(N * C)
-      attendJs(src, 0, N * C, 2 * N * C, dst, 0, rows, position, keys[layer]!, values[layer]!, H, capacity, hd, scale, scores)
+      attendJs(src, 0, N * C, 2 * N * C, dst, 0, rows, position, store("k", layer), store("v", layer), H, capacity, hd, scale, scores)
       return tf.tensor2d(dst, [N, C])
     },
     dispose() {
-      keys = []
-      values = []
+      if (heapOffsets) for (const off of [...heapOffsets.k, ...heapOffsets.v]) wasmKernels!.free(off)
+      heapOffsets = undefined
+      jsKeys = []
+      jsValues = []
     }
   }
 }

@@ -7,8 +7,8 @@
  * run on it unchanged. Single-threaded (Node gives tfjs-wasm no threads); deterministic: every
  * output's summation order depends only on the shapes.
  *
- * Decode attention is not here (the DecodeCache keeps its K/V in JS arrays, outside the wasm
- * memory): `decodeAttention` is absent and the cache uses its JS loop on the heap.
+ * Decode attention takes its K/V cache in the wasm memory (`alloc`, `decodeAttentionHeap`), not in
+ * JS arrays as the addon's `decodeAttention` does (absent here); DecodeCache allocates it there.
  */
 import type { NativeAddon } from "./NativeAddon.js"
 import { base64 } from "./WasmKernelsBinary.js"
@@ -27,6 +27,7 @@ interface Exports {
   adam_w(...args: number[]): void
   segment_sum(x: number, ids: number, out: number, n: number, inner: number, segs: number): void
   softmax_grad(dy: number, y: number, dx: number, rows: number, cols: number): void
+  decode_attention(...args: number[]): void
 }
 
 /** The few WebAssembly JS-API members used (this package's TS lib has no WebAssembly types). */
@@ -46,8 +47,28 @@ interface EmscriptenParts {
   _free?: (ptr: number) => void
 }
 
-/** A NativeAddon without decode attention (the cache's K/V live outside the wasm memory). */
-export type WasmAddon = Omit<NativeAddon, "decodeAttention"> & { readonly kind: "wasm-simd" }
+/** The addon interface, with decode attention over a cache in the wasm memory instead. */
+export type WasmAddon = Omit<NativeAddon, "decodeAttention"> & {
+  readonly kind: "wasm-simd"
+  /** `floats` zeroed float32s in the wasm memory (tfjs's allocator); returns their float offset. */
+  alloc(floats: number): number
+  free(offset: number): void
+  /** DecodeCache's attention step with K/V caches at float offsets kOff, vOff: (batch, H, cap, hd). */
+  decodeAttentionHeap(
+    qOff: number,
+    kOff: number,
+    vOff: number,
+    outOff: number,
+    rows: Int32Array,
+    position: number,
+    kCacheOff: number,
+    vCacheOff: number,
+    heads: number,
+    capacity: number,
+    headDim: number,
+    scale: number
+  ): void
+}
 
 export type WasmKernelsLoad = { readonly ok: true; readonly addon: WasmAddon } | { readonly ok: false; readonly reason: string }
 
@@ -94,6 +115,19 @@ const instantiate = (backend: WasmBackend): WasmKernelsLoad => {
   }
   const addon: WasmAddon = {
     kind: "wasm-simd",
+    alloc(n) {
+      const p = em._malloc!(Math.max(1, n) * 4)
+      if (p === 0) throw new RangeError(`@duet/engine: could not allocate ${n} floats in the wasm memory`)
+      new Float32Array(memory.buffer, p, n).fill(0)
+      return p >>> 2
+    },
+    free: (off) => em._free!(off * 4),
+    decodeAttentionHeap(qo, ko, vo, oo, rows, position, kc, vc, H, cap, hd, scale) {
+      if (position + 1 > floats) throw new RangeError(`@duet/engine: decode position ${position} exceeds the wasm kernels' scratch`)
+      const p = offsetBuffer(rows.length) // may grow the heap: float offsets are unaffected
+      new Int32Array(memory.buffer, p, rows.length).set(rows)
+      x.decode_attention(B(qo), B(ko), B(vo), B(oo), p, rows.length, position, B(kc), B(vc), H, cap, hd, scale, scratch)
+    },
     sgemm(_heap, ta, tb, M, N, K, alpha, beta, batch, aOff, aStride, lda, bOff, bStride, ldb, cOff, cStride, ldc) {
       x.sgemm(ta ? 1 : 0, tb ? 1 : 0, M, N, K, alpha, beta, batch, B(aOff), aStride, lda, B(bOff), bStride, ldb, B(cOff), cStride, ldc, scratch)
     },
