@@ -51,6 +51,11 @@ describe("dataset tasks in the shapes of verl, HF and DAPO data", () => {
       const p = setup.splits.test[0]!
       expect(Setup.grade(setup.task, `${p.answer}\n`, p)).toBe(true)
       expect(Setup.grade(setup.task, `${Number(p.answer) + 1}\n`, p)).toBe(false)
+      // DAPO's "Answer: N" last line, GSM8K's "#### N" and a box are read too (first line only).
+      expect(Setup.grade(setup.task, `so we add. Answer: ${p.answer}\nmore`, p)).toBe(true)
+      expect(Setup.grade(setup.task, `it is $\\boxed{${p.answer}}$\n`, p)).toBe(true)
+      expect(Setup.grade(setup.task, `x #### ${p.answer}\n`, p)).toBe(true)
+      expect(Setup.grade(setup.task, `x\n#### ${p.answer}`, p)).toBe(false)
       // The named format gives the same problems as detection.
       const named = await Effect.runPromise(Setup.make(recipe(task(c.stem, c.ext, { format: c.format }), c.block)))
       expect(named.splits.train.map((q) => [q.prompt, q.answer])).toEqual(setup.splits.train.map((q) => [q.prompt, q.answer]))
