@@ -55,3 +55,21 @@ export class InvalidArgumentError extends DuetInputError {
     this.name = "InvalidArgumentError"
   }
 }
+
+/**
+ * An Effect Schema decode error as one line naming each bad field by its path:
+ * `Expected number\n  at ["rl"]["lr"]` -> `rl.lr: Expected number` (issues joined by "; ").
+ */
+export const formatSchemaIssues = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "")
+  const out: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const at = lines[i + 1]?.match(/^at (.*)$/)
+    if (at) {
+      out.push(`${[...at[1]!.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2]).join(".")}: ${lines[i]}`)
+      i++
+    } else if (!/^at /.test(lines[i]!)) out.push(lines[i]!)
+  }
+  return out.join("; ")
+}

@@ -4,6 +4,7 @@
  * with the path of the bad field (`at ["rl"]["estimator"]["kind"]`). Defaults live here, in one place.
  */
 import { Effect, Schema } from "effect"
+import { formatSchemaIssues } from "@duet/core"
 import { Registry } from "@duet/estimators"
 import * as Yaml from "yaml"
 import * as PluginSchemas from "./PluginSchemas.js"
@@ -124,11 +125,19 @@ export const GroupSize = Schema.Union([
 export const Estimator = PluginSchemas.Estimator
 export const Aggregation = Schema.Literals(["token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"])
 export const Kl = Schema.Struct({
+  /** The coefficient (the initial one when `adaptive`). */
   coef: NonNegative,
   estimator: Schema.Literals(["k1", "abs", "k2", "k3"]),
   /** Adaptive coefficient (Ziegler et al. 2019, TRL/verl `AdaptiveKLController`): steer the measured KL towards `target` over `horizon` samples. */
   adaptive: Schema.optionalKey(Schema.Struct({ target: PositiveNumber, horizon: PositiveNumber }))
 })
+/** The RL learning rate after `rl.warmupSteps`: constant (the paper), or cosine / linear decay to `final` x lr at `rl.steps` (verl `warmup_style`, `min_lr_ratio`). */
+export const LrSchedule = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("constant") }),
+  Schema.Struct({ kind: Schema.Literals(["cosine", "linear"]), final: Schema.optionalKey(Probability) })
+])
+/** Rollout temperature moving linearly from `rl.sampling.temperature` to `end` over `steps` RL steps, then held. */
+export const TemperatureSchedule = Schema.Struct({ end: NonNegative, steps: PositiveInt })
 export const Loss = Schema.Union([
   Schema.Struct({
     kind: Schema.Literal("ppo-clip"),
@@ -138,17 +147,9 @@ export const Loss = Schema.Union([
   }),
   Schema.Struct({ kind: Schema.Literal("gspo"), epsLow: Schema.optionalKey(NonNegative), epsHigh: Schema.optionalKey(NonNegative) }),
   /** Online DPO on 2-GRPO's pairs: each discordant pair is a (chosen, rejected) preference. */
-  /** The coefficient (the initial one when `adaptive`). */
   Schema.Struct({
     kind: Schema.Literal("dpo"),
     variant: Schema.Literals(["sigmoid", "ipo", "hinge"]),
-/** The RL learning rate after `rl.warmupSteps`: constant (the paper), or cosine / linear decay to `final` x lr at `rl.steps` (verl `warmup_style`, `min_lr_ratio`). */
-export const LrSchedule = Schema.Union([
-  Schema.Struct({ kind: Schema.Literal("constant") }),
-  Schema.Struct({ kind: Schema.Literals(["cosine", "linear"]), final: Schema.optionalKey(Probability) })
-])
-/** Rollout temperature moving linearly from `rl.sampling.temperature` to `end` over `steps` RL steps, then held. */
-export const TemperatureSchedule = Schema.Struct({ end: NonNegative, steps: PositiveInt })
     beta: NonNegative,
     labelSmoothing: Schema.optionalKey(Probability)
   }),
@@ -194,8 +195,14 @@ export const Rl = Schema.Struct({
   loss: Loss,
   aggregation: Aggregation,
   kl: Schema.optionalKey(Kl),
+  /** Entropy bonus coefficient (verl `entropy_coeff`; the loss subtracts coef x aggregated token entropy). Default 0. */
+  entropyCoef: Schema.optionalKey(Schema.Finite),
   lr: NonNegative,
   warmupSteps: NonNegativeInt,
+  /** Default `{ kind: constant }`. */
+  lrSchedule: Schema.optionalKey(LrSchedule),
+  /** Default: `rl.sampling.temperature` at every step. */
+  temperatureSchedule: Schema.optionalKey(TemperatureSchedule),
   weightDecay: NonNegative,
   maxGradNorm: PositiveNumber,
   /** Skip rows with advantage 0 in forward/backward (normalisers still count them). */
@@ -206,14 +213,8 @@ export const Rl = Schema.Struct({
   /** Absent: `{ kind: "local" }`. */
   sampler: Schema.optionalKey(RolloutSampler)
 })
-  /** Entropy bonus coefficient (verl `entropy_coeff`; the loss subtracts coef x aggregated token entropy). Default 0. */
-  entropyCoef: Schema.optionalKey(Schema.Finite),
 
 export const Eval = Schema.Struct({
-  /** Default `{ kind: constant }`. */
-  lrSchedule: Schema.optionalKey(LrSchedule),
-  /** Default: `rl.sampling.temperature` at every step. */
-  temperatureSchedule: Schema.optionalKey(TemperatureSchedule),
   /** Samples per problem: Mean@n and Pass@n. */
   n: PositiveInt,
   problems: PositiveInt,
@@ -361,21 +362,6 @@ export const parseText = (text: string, file: string): Effect.Effect<unknown, Re
     catch: (e) => new RecipeError({ message: e instanceof Error ? e.message : String(e) })
   })
 
-const formatIssue = (error: unknown): string => {
-  const text = error instanceof Error ? error.message : String(error)
-  // "Expected number\n  at ["rl"]["lr"]" -> "rl.lr: Expected number"
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "")
-  const out: string[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines[i + 1]?.match(/^at (.*)$/)
-    if (at) {
-      const path = [...at[1]!.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2]).join(".")
-      out.push(`${path}: ${lines[i]}`)
-      i++
-    } else if (!/^at /.test(lines[i]!)) out.push(lines[i]!)
-  }
-  return out.join("; ")
-}
 
 /**
  * Decodes a partial recipe object on top of the defaults. Unknown fields are errors (a typo must
@@ -387,7 +373,7 @@ export const decode = (partial: unknown, source = "recipe"): Effect.Effect<Recip
   }
   const merged = merge(defaults, partial ?? {})
   return Schema.decodeUnknownEffect(RecipeSchema)(merged, { onExcessProperty: "error", errors: "all" }).pipe(
-    Effect.mapError((e) => new RecipeError({ message: `${source}: ${formatIssue(e)}` })),
+    Effect.mapError((e) => new RecipeError({ message: `${source}: ${formatSchemaIssues(e)}` })),
     Effect.flatMap((r) => check(r, source))
   )
 }
