@@ -15,9 +15,9 @@
  * every sequence with <bos> as duet's prompts do; the task's stop marker is `eos_token`.
  */
 import { Effect, Schema } from "effect"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { Engine } from "@duet/engine"
 import { Checkpoint, Safetensors } from "@duet/model"
 import type { GptConfig } from "@duet/model"
@@ -121,9 +121,17 @@ export const gpt2Config = (c: GptConfig, stopId: number) => ({
   dtype: "float32"
 })
 
-/** A checkpoint folder, or a run directory's newest checkpoint (`checkpoints/latest`). */
+/**
+ * A checkpoint folder; a pointer file (`checkpoints/latest`, `checkpoints/best`: "step-NNNNNN"); or
+ * a run directory (its `checkpoints/latest`).
+ */
 export const resolveCheckpoint = (path: string): string => {
   if (existsSync(join(path, Checkpoint.CONFIG_FILE))) return path
+  if (existsSync(path) && statSync(path).isFile()) {
+    const name = readFileSync(path, "utf8").trim()
+    if (!/^step-\d+$/.test(name)) throw new Error(`${path}: expected a checkpoint pointer "step-NNNNNN", found ${JSON.stringify(name.slice(0, 40))}`)
+    return join(dirname(path), name)
+  }
   const latest = join(path, "checkpoints", "latest")
   if (existsSync(latest)) return join(path, "checkpoints", readFileSync(latest, "utf8").trim())
   throw new Error(`${path}: neither a checkpoint (no ${Checkpoint.CONFIG_FILE}) nor a run directory (no checkpoints/latest)`)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Engine, tf } from "@duet/engine"
@@ -59,5 +59,15 @@ describe("duet export --to hf", () => {
     await Effect.runPromise(HfExport.toHf(join(fixtures, "checkpoint"), join(out, "a")))
     expect(await err(join(fixtures, "checkpoint"), join(out, "a"))).toMatch(/a: is not empty; export into a new directory/)
     expect(await err(fixtures, join(out, "b"))).toMatch(/hf-export: neither a checkpoint \(no config\.json\) nor a run directory \(no checkpoints\/latest\)/)
+    // A run directory and a pointer file resolve to the checkpoint they name.
+    const run = mkdtempSync(join(tmpdir(), "duet-export-run-"))
+    mkdirSync(join(run, "checkpoints"))
+    cpSync(join(fixtures, "checkpoint"), join(run, "checkpoints", "step-000004"), { recursive: true })
+    writeFileSync(join(run, "checkpoints", "latest"), "step-000004\n")
+    writeFileSync(join(run, "checkpoints", "best"), "step-000004\n")
+    expect(HfExport.resolveCheckpoint(run)).toBe(join(run, "checkpoints", "step-000004"))
+    expect(HfExport.resolveCheckpoint(join(run, "checkpoints", "best"))).toBe(join(run, "checkpoints", "step-000004"))
+    writeFileSync(join(run, "checkpoints", "best"), "nonsense")
+    expect(() => HfExport.resolveCheckpoint(join(run, "checkpoints", "best"))).toThrow(/best: expected a checkpoint pointer "step-NNNNNN", found "nonsense"/)
   })
 })

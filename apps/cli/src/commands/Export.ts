@@ -11,7 +11,7 @@ export const command = Command.make(
   "export",
   {
     checkpoint: Argument.String("checkpoint").pipe(
-      Argument.withDescription("a checkpoint folder (runs/X/checkpoints/step-000600) or a run directory (its checkpoints/latest)")
+      Argument.withDescription("a checkpoint folder (runs/X/checkpoints/step-000600), a pointer (runs/X/checkpoints/best) or a run directory (its checkpoints/latest)")
     ),
     to: Flag.Literals("to", ["hf"]).pipe(Flag.withDescription("target format: hf (a transformers GPT2LMHeadModel directory)")),
     out: Argument.String("out_dir").pipe(Argument.withDescription("directory to write (created; must be absent or empty)"))
@@ -28,6 +28,7 @@ export const command = Command.make(
   ),
   Command.withExamples([
     { command: "duet export runs/2-grpo-20261122-101500 --to hf out/2-grpo-hf", description: "the run's newest checkpoint" },
-    { command: "duet export runs/x/checkpoints/step-000000 --to hf out/warm-start", description: "one checkpoint (here the SFT warm start)" }
+    { command: "duet export runs/x/checkpoints/step-000000 --to hf out/warm-start", description: "one checkpoint (here the SFT warm start)" },
+    { command: "duet export runs/x/checkpoints/best --to hf out/best", description: "the best by test Mean@n (checkpoint: { keepBest })" }
   ])
 )
