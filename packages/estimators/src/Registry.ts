@@ -11,11 +11,12 @@ import type { EstimatorEntry, OptionsOf, OptionSpecs } from "./EstimatorEntry.js
 import * as DrGrpo from "./DrGrpo.js"
 import * as Grpo from "./Grpo.js"
 import * as GrpoPassK from "./GrpoPassK.js"
+import * as Opo from "./Opo.js"
 import * as ReinforcePlusPlusBaseline from "./ReinforcePlusPlusBaseline.js"
 import * as Rloo from "./Rloo.js"
 import * as TwoGrpo from "./TwoGrpo.js"
 
-export const estimators = [Grpo.entry, DrGrpo.entry, TwoGrpo.entry, Rloo.entry, ReinforcePlusPlusBaseline.entry, GrpoPassK.entry] as const
+export const estimators = [Grpo.entry, DrGrpo.entry, TwoGrpo.entry, Rloo.entry, ReinforcePlusPlusBaseline.entry, GrpoPassK.entry, Opo.entry] as const
 
 type Entries = (typeof estimators)[number]
 

@@ -155,7 +155,7 @@ describe("options are checked at construction", () => {
 
 describe("byName", () => {
   it("knows exactly the five CLI names, each giving the recipe of that name", () => {
-    expect([...estimatorNames]).toEqual(["grpo", "dr-grpo", "2-grpo", "rloo", "reinforce-pp-baseline", "grpo-passk"])
+    expect([...estimatorNames]).toEqual(["grpo", "dr-grpo", "2-grpo", "rloo", "reinforce-pp-baseline", "grpo-passk", "opo"])
     for (const name of estimatorNames) expect(byName(name).name).toBe(name)
   })
   it("passes eps and std through to the estimators that read them", () => {
@@ -176,7 +176,7 @@ describe("byName", () => {
   it("rejects an unknown name with InvalidArgumentError on 'estimator' listing the valid ones", () => {
     const e = thrown(() => byName("ppo" as never))
     expect(e).toBeInstanceOf(InvalidArgumentError)
-    expect((e as Error).message).toBe('estimator: is "ppo"; expected one of grpo, dr-grpo, 2-grpo, rloo, reinforce-pp-baseline, grpo-passk')
+    expect((e as Error).message).toBe('estimator: is "ppo"; expected one of grpo, dr-grpo, 2-grpo, rloo, reinforce-pp-baseline, grpo-passk, opo')
     expect(parseEstimatorName("rloo")).toBe("rloo")
   })
 })

@@ -11,7 +11,7 @@ const four = Scores.make([1, 0, 0, 0], [0, 0, 0, 0])
 
 describe("Registry", () => {
   it("lists every built-in estimator once, grpo-passk included", () => {
-    expect(Registry.names).toEqual(["grpo", "dr-grpo", "2-grpo", "rloo", "reinforce-pp-baseline", "grpo-passk"])
+    expect(Registry.names).toEqual(["grpo", "dr-grpo", "2-grpo", "rloo", "reinforce-pp-baseline", "grpo-passk", "opo"])
     expect(new Set(Registry.names).size).toBe(Registry.names.length)
   })
 
@@ -47,6 +47,6 @@ describe("Registry", () => {
     expect(() => EstimatorEntry.parseOptions(Registry.entry("grpo"), { std: "sample" })).toThrow(/expected "unbiased" or "population"/)
     expect(() => EstimatorEntry.parseOptions(Registry.entry("grpo"), { eps: -1 })).toThrow(/expected a finite number >= 0/)
     expect(() => Registry.entry("ppo")).toThrow(InvalidArgumentError)
-    expect(() => Registry.entry("ppo")).toThrow(/expected one of grpo, dr-grpo, 2-grpo, rloo, reinforce-pp-baseline, grpo-passk/)
+    expect(() => Registry.entry("ppo")).toThrow(/expected one of grpo, dr-grpo, 2-grpo, rloo, reinforce-pp-baseline, grpo-passk, opo/)
   })
 })

@@ -8,7 +8,9 @@ describe("Report.theoryRows", () => {
   const at = (name: string, G: number) => rows.find((r) => r.estimator === name && r.groupSize === G)!
 
   it("one row per estimator and G, with the exact constants and GRPO's measured bias", () => {
-    expect(rows).toHaveLength(12) // the registry's six estimators x G = 2, 4
+    expect(rows).toHaveLength(14) // the registry's seven estimators x G = 2, 4
+    // A bandit's responses all have one length: OPO's length-weighted baseline is the group mean (Dr.GRPO).
+    expect(at("opo", 4).scale).toBeCloseTo(at("dr-grpo", 4).scale, 12)
     expect(Number.isFinite(at("grpo-passk", 4).scale)).toBe(true)
     expect(at("rloo", 4).verdict).toBe("unbiased: E[g] = grad J")
     expect(at("dr-grpo", 4).scale).toBeCloseTo(0.75, 12)
