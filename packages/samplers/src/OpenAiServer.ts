@@ -1,16 +1,17 @@
 /**
- * `OpenAiServer`: an OpenAI-compatible HTTP server over a duet checkpoint (`duet serve`), so
- * OpenAI clients, `duet eval --endpoint` and the HTTP sampler can use a duet policy like any vLLM or
- * SGLang server.
+ * `OpenAiServer`: an OpenAI-compatible HTTP server over a duet checkpoint or a Hugging Face
+ * directory (Llama / Qwen2 / Qwen3, `@duet/model` `Hf`) (`duet serve`), so OpenAI clients,
+ * `duet eval --endpoint` and the HTTP sampler can use a duet policy like any vLLM or SGLang server.
  *
- * Routes: `GET /health`, `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (a
- * clear 400: a char-level duet checkpoint has no chat template), and SGLang's
- * `POST /update_weights_from_disk` `{ "model_path": DIR }`, which swaps in another checkpoint of the
- * same shape between two batches. Errors are OpenAI-shaped: `{ error: { message, type, param, code } }`.
+ * Routes: `GET /health`, `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions`
+ * (an HF model's chat template with `add_generation_prompt`; a clear 400 where there is none, as
+ * for char-level duet checkpoints), and SGLang's `POST /update_weights_from_disk`
+ * `{ "model_path": DIR }`, which swaps in another checkpoint of the same shape between two batches.
+ * Errors are OpenAI-shaped: `{ error: { message, type, param, code } }`.
  *
  * Completions follow the OpenAI API plus vLLM's extensions: `prompt` as a string, a list of
  * strings, token ids or lists of token ids (a string gets BOS in front, as the pipeline's prompts
- * do); `n`, `max_tokens` (default and ceiling: what the context leaves), `temperature`, `top_p`,
+ * do; an HF model's string is encoded as HF `tokenizer(text)` does); `n`, `max_tokens` (default and ceiling: what the context leaves), `temperature`, `top_p`,
  * `top_k`, `stop` (strings), `stop_token_ids`, `ignore_eos`, `seed`, `logprobs` (0..20),
  * `return_token_ids` (`token_ids` on each choice), `return_tokens_as_token_ids` (`"token_id:N"` in
  * `logprobs.tokens`), `include_stop_str_in_output`.
@@ -25,18 +26,19 @@
  *   the decoded text after sampling. `token_ids` keep the stop token(s), `text` drops the stop text.
  * - Sampling runs on the event loop: a batch holds the server until it ends (small policies).
  */
+import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
-import { basename, resolve } from "node:path"
+import { basename, join, resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import type { Scope } from "effect"
 import { Rng } from "@duet/core"
 import { tf } from "@duet/engine"
-import { Checkpoint, Gpt, Sampler as PolicySampler, Tokenizer } from "@duet/model"
-import type { Policy, TokenizerLike } from "@duet/model"
+import { Checkpoint, Gpt, Hf, Sampler as PolicySampler, Tokenizer } from "@duet/model"
+import type { HfTokenizer, Policy, TokenizerLike } from "@duet/model"
 
 export interface Options {
-  /** A duet checkpoint directory (with a tokenizer in its config.json). */
+  /** A duet checkpoint directory (with a tokenizer in its config.json), or a Hugging Face model directory (with tokenizer.json). */
   readonly checkpoint: string
   /** Interface to listen on ("127.0.0.1": loopback only). */
   readonly host?: string
@@ -86,12 +88,33 @@ class ApiError extends Error {
 }
 
 interface Model {
-  readonly policy: Policy
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly policy: Policy<any>
   readonly tokenizer: TokenizerLike
+  /** What a reload must match: the config and the tokenizer. */
   readonly spec: string
+  /** A Hugging Face model's tokenizer: string prompts encoded as HF does, its eos ids, its chat template. */
+  readonly hf?: HfTokenizer
+}
+
+/** A duet checkpoint (`model_type: "duet-gpt"`), or else a Hugging Face directory. */
+const isDuetCheckpoint = (dir: string): boolean => {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { model_type?: unknown }).model_type === "duet-gpt"
+  } catch {
+    return true // let Checkpoint.load say what is wrong with it
+  }
 }
 
 const loadModel = async (dir: string): Promise<Model> => {
+  if (!isDuetCheckpoint(dir)) {
+    const loaded = await Hf.load(dir)
+    if (loaded.tokenizer === undefined) {
+      loaded.policy.dispose()
+      throw new Error(`${dir}: no tokenizer.json, so text cannot be mapped to token ids`)
+    }
+    return { policy: loaded.policy, tokenizer: loaded.tokenizer, hf: loaded.tokenizer, spec: JSON.stringify([loaded.policy.config, loaded.tokenizer.vocabSize]) }
+  }
   const loaded = await Checkpoint.load(dir)
   try {
     if (loaded.tokenizer === undefined) throw new Error(`${dir}: config.json has no tokenizer, so text cannot be mapped to token ids`)
@@ -158,7 +181,7 @@ const parseCompletions = (body: Record<string, unknown>, model: Model, modelName
     let ids: Int32Array
     if (typeof x === "string") {
       try {
-        ids = Int32Array.from([tokenizer.bos ?? tokenizer.eos, ...tokenizer.encode(x)])
+        ids = model.hf !== undefined ? model.hf.encode(x, { addSpecialTokens: true }) : Int32Array.from([tokenizer.bos ?? tokenizer.eos, ...tokenizer.encode(x)])
       } catch (e) {
         throw bad("prompt", `prompt ${i}: ${(e as Error).message}`)
       }
@@ -191,7 +214,7 @@ const parseCompletions = (body: Record<string, unknown>, model: Model, modelName
   const stopIds = body.stop_token_ids ?? []
   if (!Array.isArray(stopIds) || !stopIds.every((t) => isInt(t) && t >= 0 && t < V)) throw bad("stop_token_ids", `stop_token_ids must be a list of token ids in [0, ${V})`)
   const stopTokens = new Set<number>(stopIds as number[])
-  if (body.ignore_eos !== true) stopTokens.add(tokenizer.eos)
+  if (body.ignore_eos !== true) for (const id of model.hf?.stopTokens ?? [tokenizer.eos]) stopTokens.add(id)
   for (const s of stopStrings as string[]) {
     if (Array.from(s).length !== 1) continue
     try {
@@ -220,7 +243,8 @@ const parseCompletions = (body: Record<string, unknown>, model: Model, modelName
 }
 
 /** Top-`k` log-probs (temperature 1) at each completion position, by one forward over prompt + completion. */
-const topLogprobs = (policy: Policy, prompt: Int32Array, tokens: Int32Array, k: number): Array<Array<[number, number]>> => {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const topLogprobs = (policy: Policy<any>, prompt: Int32Array, tokens: Int32Array, k: number): Array<Array<[number, number]>> => {
   if (tokens.length === 0) return []
   const row = new Int32Array(prompt.length + tokens.length - 1)
   row.set(prompt)
@@ -242,39 +266,41 @@ const topLogprobs = (policy: Policy, prompt: Int32Array, tokens: Int32Array, k: 
   })
 }
 
-/** A sampled row cut at its first stop string: the kept tokens, the text and why it ended. */
+/**
+ * A sampled row cut at its first stop string: the kept tokens, the text and why it ended. Text is
+ * decoded from whole token prefixes (a byte-level BPE character can span tokens).
+ */
 const finishRow = (
   row: PolicySampler.Completion,
   parsed: Parsed,
   tokenizer: TokenizerLike
 ): { tokens: Int32Array; logprobs: Float32Array; text: string; finish: "stop" | "length"; stopReason: string | number | null } => {
-  const pieces = Array.from(row.tokens, (t) => tokenizer.decode([t]))
-  let text = ""
-  for (let k = 0; k < pieces.length; k++) {
-    text += pieces[k]
-    const hit = parsed.stopStrings.find((s) => text.endsWith(s))
-    if (hit !== undefined) {
-      return {
-        tokens: row.tokens.slice(0, k + 1),
-        logprobs: row.logprobs.slice(0, k + 1),
-        text: parsed.includeStop ? text : text.slice(0, text.length - hit.length),
-        finish: "stop",
-        stopReason: hit
+  const upTo = (k: number) => tokenizer.decode(row.tokens.subarray(0, k))
+  if (parsed.stopStrings.length > 0) {
+    for (let k = 1; k <= row.tokens.length; k++) {
+      const text = upTo(k)
+      const hit = parsed.stopStrings.find((s) => text.endsWith(s))
+      if (hit !== undefined) {
+        return {
+          tokens: row.tokens.slice(0, k),
+          logprobs: row.logprobs.slice(0, k),
+          text: parsed.includeStop ? text : text.slice(0, text.length - hit.length),
+          finish: "stop",
+          stopReason: hit
+        }
       }
     }
   }
   if (row.finishReason === "stop") {
-    const last = row.tokens[row.tokens.length - 1]!
-    const piece = pieces[pieces.length - 1]!
     return {
       tokens: row.tokens,
       logprobs: row.logprobs,
-      text: parsed.includeStop ? text : text.slice(0, text.length - piece.length),
+      text: parsed.includeStop ? upTo(row.tokens.length) : upTo(row.tokens.length - 1),
       finish: "stop",
-      stopReason: last
+      stopReason: row.tokens[row.tokens.length - 1]!
     }
   }
-  return { tokens: row.tokens, logprobs: row.logprobs, text, finish: "length", stopReason: null }
+  return { tokens: row.tokens, logprobs: row.logprobs, text: upTo(row.tokens.length), finish: "length", stopReason: null }
 }
 
 const readBody = (req: IncomingMessage, limit: number): Promise<string> =>
@@ -457,6 +483,77 @@ const start = async (options: Options): Promise<{ server: Server; running: Runni
     }
   }
 
+  /**
+   * Chat: the messages rendered with the model's chat template (`add_generation_prompt`), then a
+   * completion of those token ids; the answer as an assistant message, log-probs in the chat shape.
+   */
+  const chatCompletions = async (body: Record<string, unknown>) => {
+    const current = model
+    const hf = current.hf
+    if (hf === undefined || !hf.hasChatTemplate) {
+      const what = hf === undefined ? `a duet checkpoint with a ${current.tokenizer.toSpec().type}-level tokenizer` : "an HF model whose tokenizer has"
+      throw new ApiError(400, `${modelName} is ${what} no chat template; use /v1/completions with a text prompt`, "messages", "chat_template_missing")
+    }
+    const messages = body.messages
+    if (!Array.isArray(messages) || messages.length === 0) throw new ApiError(400, "messages must be a non-empty list of {role, content}", "messages")
+    messages.forEach((m, i) => {
+      const r = m as { role?: unknown; content?: unknown }
+      if (typeof m !== "object" || m === null || typeof r.role !== "string" || typeof r.content !== "string") {
+        throw new ApiError(400, `messages[${i}] must be {"role": string, "content": string}`, "messages")
+      }
+    })
+    for (const field of ["tools", "tool_choice", "response_format", "functions"]) {
+      if (body[field] !== undefined && body[field] !== null) throw new ApiError(400, `${field} is not supported by duet serve`, field)
+    }
+    if (body.logprobs !== undefined && body.logprobs !== null && typeof body.logprobs !== "boolean") throw new ApiError(400, "logprobs must be a boolean", "logprobs")
+    const top = body.top_logprobs ?? 0
+    if (!isInt(top) || top < 0 || top > 20) throw new ApiError(400, `top_logprobs must be an integer in [0, 20], got ${JSON.stringify(top)}`, "top_logprobs")
+    let rendered: string
+    try {
+      rendered = hf.applyChatTemplate(messages as Array<{ role: string; content: string }>, { addGenerationPrompt: true })
+    } catch (e) {
+      throw new ApiError(400, `the chat template failed on these messages: ${(e as Error).message}`, "messages")
+    }
+    const { messages: _m, logprobs: _l, top_logprobs: _t, max_completion_tokens: maxCompletion, ...rest } = body
+    const out = await completions({
+      ...rest,
+      prompt: Array.from(hf.encode(rendered)), // the template holds the special tokens
+      logprobs: body.logprobs === true ? top : null,
+      ...(maxCompletion !== undefined && maxCompletion !== null ? { max_tokens: maxCompletion } : {})
+    })
+    return {
+      id: out.id.replace(/^cmpl-/, "chatcmpl-"),
+      object: "chat.completion",
+      created: out.created,
+      model: out.model,
+      choices: out.choices.map((c) => {
+        const lp = c.logprobs as { tokens: string[]; token_logprobs: number[]; top_logprobs: Array<Record<string, number>> } | null
+        return {
+          index: c.index,
+          message: { role: "assistant", content: c.text },
+          logprobs:
+            lp === null
+              ? null
+              : {
+                  content: lp.tokens.map((token, j) => ({
+                    token,
+                    logprob: lp.token_logprobs[j]!,
+                    bytes: Array.from(Buffer.from(token, "utf8")),
+                    top_logprobs: Object.entries(lp.top_logprobs[j]!)
+                      .filter(([t]) => top > 0 || t === token)
+                      .slice(0, Math.max(top, 0))
+                      .map(([t, l]) => ({ token: t, logprob: l, bytes: Array.from(Buffer.from(t, "utf8")) }))
+                  }))
+                },
+          finish_reason: c.finish_reason,
+          stop_reason: c.stop_reason,
+          ...("token_ids" in c ? { token_ids: c.token_ids, prompt_token_ids: c.prompt_token_ids } : {})
+        }
+      }),
+      usage: out.usage
+    }
+  }
+
   const reload = async (body: Record<string, unknown>) => {
     const path = body.model_path
     if (typeof path !== "string" || path === "") throw new ApiError(400, "model_path must be a checkpoint directory", "model_path")
@@ -505,14 +602,12 @@ const start = async (options: Options): Promise<{ server: Server; running: Runni
         stats.requests++
         return send(res, 200, out)
       }
-      case "POST /v1/chat/completions":
-        await json()
-        throw new ApiError(
-          400,
-          `${modelName} is a duet checkpoint with a ${model.tokenizer.toSpec().type}-level tokenizer and no chat template; use /v1/completions with a text prompt`,
-          "messages",
-          "chat_template_missing"
-        )
+      case "POST /v1/chat/completions": {
+        const body = await json()
+        const out = await chatCompletions(body)
+        stats.requests++
+        return send(res, 200, out)
+      }
       case "POST /update_weights_from_disk": {
         const r = await reload(await json())
         return send(res, r.status, r.body)

@@ -1,5 +1,5 @@
 /**
- * `duet serve CHECKPOINT`: an OpenAI-compatible server over a duet checkpoint (`@duet/samplers`
+ * `duet serve CHECKPOINT`: an OpenAI-compatible server over a duet checkpoint or an HF directory (`@duet/samplers`
  * `OpenAiServer`), for OpenAI clients, `duet eval --endpoint` and the HTTP sampler. Loopback only
  * unless `--host` says otherwise; SIGINT/SIGTERM answer the requests in flight, then exit.
  */
@@ -11,7 +11,7 @@ import { backends } from "./Train.js"
 export const command = Command.make(
   "serve",
   {
-    checkpoint: Argument.Directory("checkpoint").pipe(Argument.withDescription("duet checkpoint directory (e.g. runs/x/checkpoints/step-000300)")),
+    checkpoint: Argument.Directory("checkpoint").pipe(Argument.withDescription("duet checkpoint directory (e.g. runs/x/checkpoints/step-000300), or a Hugging Face model directory (Llama, Qwen2, Qwen3)")),
     host: Flag.String("host").pipe(Flag.withDescription("interface to listen on; 0.0.0.0 exposes the server to the network"), Flag.withDefault("127.0.0.1")),
     port: Flag.Int("port").pipe(Flag.withDescription("port (0: any free one, printed at start)"), Flag.withDefault(8000)),
     name: Flag.String("served-model-name").pipe(Flag.withDescription("model id clients send (default: the checkpoint directory's name)"), Flag.optional),
@@ -53,7 +53,7 @@ export const command = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Serve a checkpoint over the OpenAI API: /v1/completions (n, max_tokens, temperature, top_p, top_k, stop, seed, logprobs), /v1/models, /health, and SGLang's /update_weights_from_disk."
+    "Serve a checkpoint (duet or Hugging Face) over the OpenAI API: /v1/completions (n, max_tokens, temperature, top_p, top_k, stop, seed, logprobs), /v1/chat/completions (HF chat templates), /v1/models, /health, and SGLang's /update_weights_from_disk."
   ),
   Command.withExamples([
     { command: "duet serve runs/x/checkpoints/step-000300 --port 8000", description: "then: duet eval --endpoint http://127.0.0.1:8000/v1 --data test.jsonl" }
