@@ -19,6 +19,8 @@ import * as tf from "@tensorflow/tfjs-core"
 import type { Scalar, Tensor1D } from "@tensorflow/tfjs-core"
 import { InvalidArgumentError } from "@duet/core"
 import { type Metrics, keepAll } from "./Metrics.js"
+import { PluginOptions } from "@duet/core"
+import * as LossEntryModule from "./LossEntry.js"
 
 export interface Input {
   /** (B,) policy log-prob of each chosen completion (sum over its tokens). */
@@ -150,3 +152,15 @@ export const ipo = (options: DpoOptions = {}): DpoLoss => {
     tf.square(tf.sub(logits, 1 / (2 * beta))) as Tensor1D
   )
 }
+
+export const entry = LossEntryModule.pairs({
+  name: "dpo",
+  summary: "online DPO on each group's discordant pairs: sigmoid (DPO, cDPO), ipo or hinge (SLiC) against the frozen reference",
+  options: {
+    variant: PluginOptions.literal(["sigmoid", "ipo", "hinge"], "the pair loss", { required: true }),
+    beta: PluginOptions.number(0, "temperature of the implicit reward (> 0; TRL 0.1)", { required: true }),
+    labelSmoothing: PluginOptions.number(0, "sigmoid only: probability a label is flipped (cDPO, default 0)", { max: 0.5 })
+  },
+  make: ({ variant, beta, labelSmoothing }) =>
+    variant === "ipo" ? ipo({ ...(beta === undefined ? {} : { beta }) }) : variant === "hinge" ? hinge({ ...(beta === undefined ? {} : { beta }) }) : sigmoid({ ...(beta === undefined ? {} : { beta }), ...(labelSmoothing === undefined ? {} : { labelSmoothing }) })
+})

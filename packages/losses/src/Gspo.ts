@@ -21,6 +21,8 @@ import { seqMeanTokenMean } from "./Aggregation.js"
 import { maskedMean } from "./internal/MaskedMean.js"
 import * as PolicyLoss from "./PolicyLoss.js"
 import { ratio } from "./PpoClip.js"
+import { PluginOptions } from "@duet/core"
+import * as LossEntryModule from "./LossEntry.js"
 
 export interface GspoOptions extends PolicyLoss.CommonOptions {
   /** Lower clip of the sequence ratio. Default 3e-4 (GSPO paper). In [0, 1). */
@@ -58,3 +60,13 @@ export const gspo = (options: GspoOptions = {}): PolicyLoss.PolicyLoss => {
   }
   return PolicyLoss.make(name, surrogate, options, seqMeanTokenMean)
 }
+
+export const entry = LossEntryModule.policy({
+  name: "gspo",
+  summary: "GSPO: the clipped surrogate on the length-normalised sequence ratio (arXiv:2507.18071)",
+  options: {
+    epsLow: PluginOptions.number(0, "lower clip of the sequence ratio (default 3e-4)"),
+    epsHigh: PluginOptions.number(0, "upper clip of the sequence ratio (default 4e-4)")
+  },
+  make: (options, common) => gspo({ ...common, ...options })
+})

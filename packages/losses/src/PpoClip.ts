@@ -19,6 +19,8 @@ import type { Scalar, Tensor2D } from "@tensorflow/tfjs-core"
 import { InvalidArgumentError } from "@duet/core"
 import { maskedMean } from "./internal/MaskedMean.js"
 import * as PolicyLoss from "./PolicyLoss.js"
+import { PluginOptions } from "@duet/core"
+import * as LossEntryModule from "./LossEntry.js"
 
 export interface PpoClipOptions extends PolicyLoss.CommonOptions {
   /** Lower clip: the ratio is clipped below at `1 - epsLow`. Default 0.2. In [0, 1). */
@@ -75,3 +77,14 @@ export const ppoClip = (options: PpoClipOptions = {}): PolicyLoss.PolicyLoss => 
   }
   return PolicyLoss.make(name, surrogate, options)
 }
+
+export const entry = LossEntryModule.policy({
+  name: "ppo-clip",
+  summary: "PPO clipped surrogate with clip-higher and dual clip (verl/TRL GRPO loss; DAPO epsHigh 0.28)",
+  options: {
+    epsLow: PluginOptions.number(0, "lower clip: ratio >= 1 - epsLow (default 0.2)"),
+    epsHigh: PluginOptions.number(0, "upper clip: ratio <= 1 + epsHigh (default 0.2; DAPO 0.28)"),
+    dualClip: PluginOptions.number(1, "dual-clip constant c > 1 capping negative-advantage losses at -A c (default 3, verl); false turns it off", { orFalse: true })
+  },
+  make: (options, common) => ppoClip({ ...common, ...options })
+})

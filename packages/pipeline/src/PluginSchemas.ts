@@ -9,20 +9,25 @@
 import { Schema } from "effect"
 import { Registry } from "@duet/estimators"
 import { Verifier } from "@duet/verifiers"
-import type { EstimatorEntry, EstimatorSpec as BuiltinSpec, OptionSpec } from "@duet/estimators"
+import type { EstimatorSpec as BuiltinSpec } from "@duet/estimators"
+import type { OptionSpec, OptionSpecs } from "@duet/core"
+import { Registry as LossRegistry } from "@duet/losses"
+import type { LossSpec as BuiltinLossSpec } from "@duet/losses"
 
 
-const option = (spec: OptionSpec): Schema.Top =>
-  spec.type === "number"
-    ? Schema.Finite.check(Schema.isGreaterThanOrEqualTo(spec.min))
-    : spec.type === "boolean"
-      ? Schema.Boolean
-      : Schema.Literals(spec.values as readonly [string, ...string[]])
+const option = (spec: OptionSpec): Schema.Top => {
+  if (spec.type === "boolean") return Schema.Boolean
+  if (spec.type === "literal") return Schema.Literals(spec.values as readonly [string, ...string[]])
+  const atLeast = Schema.isGreaterThanOrEqualTo(spec.min)
+  const bounded = spec.max === undefined ? Schema.Finite.check(atLeast) : Schema.Finite.check(atLeast, Schema.isLessThanOrEqualTo(spec.max))
+  return spec.orFalse === true ? Schema.Union([bounded, Schema.Literal(false)]) : bounded
+}
 
-const member = (entry: EstimatorEntry.EstimatorEntry) =>
+/** `{ kind: name, ...options }` of a registry entry (estimator or loss), each option decoded by its spec. */
+const member = (entry: { readonly name: string; readonly options: OptionSpecs }) =>
   Schema.Struct({
     kind: Schema.Literal(entry.name),
-    ...Object.fromEntries(Object.entries(entry.options).map(([key, spec]) => [key, Schema.optionalKey(option(spec))]))
+    ...Object.fromEntries(Object.entries(entry.options).map(([key, spec]) => [key, spec.required === true ? option(spec) : Schema.optionalKey(option(spec))]))
   })
 
 /** A user's plugin, recorded by its name; the value travels beside the recipe (`Train` `plugins`). */
@@ -43,3 +48,11 @@ export const Estimator = Schema.Union([...Registry.estimators.map(member), Custo
  * user's reward function, recorded by its name.
  */
 export const Reward = Schema.Union([Schema.Struct({ kind: Schema.Literal("verifier"), name: Schema.Literals(Verifier.names) }), Custom])
+
+/**
+ * `rl.loss`: one member per built-in loss of `@duet/losses` `Registry` (its options included), plus
+ * `{ kind: "custom", name }` for a TypeScript recipe's own `Objective`.
+ */
+export const Loss = Schema.Union([...LossRegistry.losses.map(member), Custom]) as unknown as Schema.Codec<BuiltinLossSpec | CustomSpec, unknown>
+
+export type LossSpec = BuiltinLossSpec | CustomSpec

@@ -6,7 +6,8 @@
  */
 import type { AnyAdvantageTransform } from "@duet/core"
 import { Registry } from "@duet/estimators"
-import { Dpo, Kl, gspo, ppoClip, seqMeanTokenMean, seqMeanTokenSum, seqMeanTokenSumNorm, tokenMean } from "@duet/losses"
+import { PluginOptions } from "@duet/core"
+import { Kl, Registry as LossRegistry, seqMeanTokenMean, seqMeanTokenSum, seqMeanTokenSumNorm, tokenMean } from "@duet/losses"
 import type { AggregationFn } from "@duet/losses"
 import { GroupSize, KlCoefficient, LearningRate, Temperature } from "@duet/schedulers"
 import type { GroupSizePolicy, KlController, ScheduleFn } from "@duet/schedulers"
@@ -44,44 +45,24 @@ export const aggregation = (name: Recipe["rl"]["aggregation"], maxTokens: number
 
 const klEstimators = { k1: Kl.k1, abs: Kl.abs, k2: Kl.k2, k3: Kl.k3 } as const
 
-/** The recipe's loss as an `Objective`: PPO-clip / GSPO (with KL and entropy terms) or online DPO. */
+/** The recipe's loss as an `Objective`: a built-in of the loss registry (with the KL and entropy terms), or the user's. */
 export const objective = (rl: Recipe["rl"], user?: Objective.Objective): Objective.Objective => {
   const spec: LossSpec = rl.loss
   if (spec.kind === "custom") {
     if (user === undefined) throw new Error(`"${spec.name}" is a user objective: its value comes from the TypeScript recipe that defines it (duet train --recipe FILE.ts)`)
     return user
   }
-  const aggregationFn = aggregation(rl.aggregation, rl.sampling.maxTokens)
+  const { kind, ...raw } = spec
+  const entry = LossRegistry.entry(kind)
+  const options = PluginOptions.parseOptions(entry, raw)
+  if (entry.family === "pairs") return Objective.dpo(entry.make(options))
   const kl = rl.kl !== undefined && (rl.kl.coef > 0 || rl.kl.adaptive !== undefined)
   const common = (coef: number) => ({
-    aggregation: aggregationFn,
+    aggregation: aggregation(rl.aggregation, rl.sampling.maxTokens),
     ...(kl && coef > 0 ? { kl: { coef, estimator: klEstimators[rl.kl!.estimator] } } : {}),
     ...opt("entropyCoef", rl.entropyCoef)
   })
-  switch (spec.kind) {
-    case "ppo-clip":
-      return Objective.policyGradient({
-        kl,
-        skipZeroAdvantage: rl.skipZeroAdvantage,
-        loss: (coef) => ppoClip({ ...common(coef), ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh), ...opt("dualClip", spec.dualClip) })
-      })
-    case "gspo":
-      return Objective.policyGradient({
-        kl,
-        skipZeroAdvantage: rl.skipZeroAdvantage,
-        loss: (coef) => gspo({ ...common(coef), ...opt("epsLow", spec.epsLow), ...opt("epsHigh", spec.epsHigh) })
-      })
-    case "dpo": {
-      const base = { beta: spec.beta }
-      const loss =
-        spec.variant === "sigmoid"
-          ? Dpo.sigmoid({ ...base, ...opt("labelSmoothing", spec.labelSmoothing) })
-          : spec.variant === "ipo"
-            ? Dpo.ipo(base)
-            : Dpo.hinge(base)
-      return Objective.dpo(loss)
-    }
-  }
+  return Objective.policyGradient({ kl, skipZeroAdvantage: rl.skipZeroAdvantage, loss: (coef) => entry.make(options, common(coef)) })
 }
 
 /** The KL coefficient's controller: fixed at `rl.kl.coef`, or adaptive towards a target KL. */

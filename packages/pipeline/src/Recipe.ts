@@ -138,24 +138,8 @@ export const LrSchedule = Schema.Union([
 ])
 /** Rollout temperature moving linearly from `rl.sampling.temperature` to `end` over `steps` RL steps, then held. */
 export const TemperatureSchedule = Schema.Struct({ end: NonNegative, steps: PositiveInt })
-export const Loss = Schema.Union([
-  Schema.Struct({
-    kind: Schema.Literal("ppo-clip"),
-    epsLow: Schema.optionalKey(NonNegative),
-    epsHigh: Schema.optionalKey(NonNegative),
-    dualClip: Schema.optionalKey(Schema.Union([Schema.Finite, Schema.Literal(false)]))
-  }),
-  Schema.Struct({ kind: Schema.Literal("gspo"), epsLow: Schema.optionalKey(NonNegative), epsHigh: Schema.optionalKey(NonNegative) }),
-  /** Online DPO on 2-GRPO's pairs: each discordant pair is a (chosen, rejected) preference. */
-  Schema.Struct({
-    kind: Schema.Literal("dpo"),
-    variant: Schema.Literals(["sigmoid", "ipo", "hinge"]),
-    beta: NonNegative,
-    labelSmoothing: Schema.optionalKey(Probability)
-  }),
-  /** A user's `Objective` value (a TypeScript recipe), recorded by its name. */
-  PluginSchemas.Custom
-])
+/** The built-in losses of `@duet/losses` `Registry` with their options, plus `{ kind: "custom", name }` (a user's Objective). */
+export const Loss = PluginSchemas.Loss
 
 /**
  * Where rollouts come from: `local` (the in-process policy, the default) or `http`, OpenAI-compatible
@@ -259,7 +243,7 @@ export const RecipeSchema = Schema.Struct({
 })
 export type Recipe = typeof RecipeSchema.Type
 export type EstimatorSpec = typeof Estimator.Type
-export type LossSpec = typeof Loss.Type
+export type LossSpec = PluginSchemas.LossSpec
 export type TaskSpec = typeof Task.Type
 
 /**

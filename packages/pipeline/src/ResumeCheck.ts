@@ -34,7 +34,14 @@ export const diff = (before: unknown, after: unknown, path = ""): Difference[] =
 const show = (d: Difference) => `${d.path}: ${JSON.stringify(d.before) ?? "(absent)"} -> ${JSON.stringify(d.after) ?? "(absent)"}`
 
 /** Training longer is the same run. */
-const allowed = (d: Difference) => d.path === "rl.steps" && typeof d.before === "number" && typeof d.after === "number" && d.after >= d.before
+/**
+ * What a resume may change: more RL steps, and where rollouts come from (`rl.sampler`: servers move,
+ * the policy being sampled is the same).
+ */
+const allowed = (d: Difference) =>
+  (d.path === "rl.steps" && typeof d.before === "number" && typeof d.after === "number" && d.after >= d.before) ||
+  d.path === "rl.sampler" ||
+  d.path.startsWith("rl.sampler.")
 
 /** Fails when `recipe` differs from `stored` (what the run was started with), listing the fields. */
 export const sameRecipe = (runDir: string, recipe: Recipe, stored: unknown, where: string): Effect.Effect<void, ResumeError> => {

@@ -428,6 +428,8 @@ const finish = (run: Run, lastStep: number, stoppedEarly: string | undefined, tS
     const te = now()
     const after = yield* evaluateAll(run.recipe, run.setup, "after", lastStep, run.runDir, run.reporter).pipe(Effect.provide(Sampler.layerLocal(() => run.policy)))
     counters.eval += now() - te
+    // The final evaluation can make the last checkpoint the best one.
+    yield* Checkpoints.afterSave(run.runDir, Checkpoints.policy(run.recipe), lastStep).pipe(asTrainError)
     const summary: TrainSummary = {
       recipe: run.recipe.name,
       steps: lastStep,

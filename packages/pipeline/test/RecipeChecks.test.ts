@@ -23,7 +23,7 @@ describe("recipe checks at decode time (issue 13)", () => {
     expect(errorOf(withSets("rl.sampling.topP=0"))).toMatch(/rl\.sampling\.topP: Expected a value greater than 0/)
     expect(errorOf(withSets("eval.sampling.topP=0"))).toMatch(/eval\.sampling\.topP/)
     expect(errorOf(withSets('rl.loss={"kind":"ppo-clip","epsLow":1.5}'))).toMatch(/rl\.loss\.epsLow: is 1\.5; must be in \[0, 1\)/)
-    expect(errorOf(withSets('rl.loss={"kind":"ppo-clip","dualClip":0.5}'))).toMatch(/rl\.loss\.dualClip: is 0\.5; must be a number > 1 or false/)
+    expect(errorOf(withSets('rl.loss={"kind":"ppo-clip","dualClip":0.5}'))).toMatch(/rl\.loss\.dualClip: Expected a value greater than or equal to 1/)
     expect(errorOf(withSets('rl.loss={"kind":"dpo","variant":"sigmoid","beta":0}'))).toMatch(/rl\.loss\.beta: is 0; must be a finite number > 0/)
     expect(errorOf(withSets('rl.loss={"kind":"dpo","variant":"sigmoid","beta":0.1,"labelSmoothing":0.9}'))).toMatch(/rl\.loss\.labelSmoothing/)
   })
