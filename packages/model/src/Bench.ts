@@ -389,7 +389,8 @@ export interface RlOptions {
   readonly rounds: number
   /**
    * Variants, timed in alternating order each round: "stock" (tfjs-wasm's own kernels, concat KV
-   * cache), "duet" (the engine on the chosen `--blas`), or "duet:openblas" / "duet:js" (that path).
+   * cache), "duet" (the engine on the chosen `--blas`), or "duet:openblas" / "duet:js" /
+   * "duet:xnnpack" (that path; xnnpack = the older no-OpenBLAS fallback).
    */
   readonly variants: ReadonlyArray<RlVariant>
   /** Drop zero-advantage rows from the update (false: every row trains). */
@@ -399,8 +400,8 @@ export interface RlOptions {
 }
 
 /** The default recipe's sizes (packages/pipeline Recipe.defaults: L2 H4 C96 T32, 512 rollouts of 8 tokens). */
-export type RlVariant = Variant | "duet:openblas" | "duet:js"
-const rlVariants: ReadonlyArray<RlVariant> = ["stock", "duet", "duet:openblas", "duet:js"]
+export type RlVariant = Variant | "duet:openblas" | "duet:js" | "duet:xnnpack"
+const rlVariants: ReadonlyArray<RlVariant> = ["stock", "duet", "duet:openblas", "duet:js", "duet:xnnpack"]
 
 export const rlPresets: Record<"default" | "ref", Partial<RlOptions>> = {
   default: { dim: 96, layers: 2, heads: 4, vocab: 20, seq: 32 },
