@@ -6,6 +6,7 @@
  * package depends neither on the pipeline nor on tfjs; the fields used are decoded here, and bad
  * input fails with a `ReportError` naming the file (and line, for metrics.jsonl).
  */
+import { formatSchemaIssues } from "@duet/core"
 import { Effect, Result, Schema } from "effect"
 import { existsSync } from "node:fs"
 import { readFile, readdir, stat } from "node:fs/promises"
@@ -105,26 +106,12 @@ export const scalarName = (record: Readonly<Record<string, unknown>>, field: str
 
 // ---- decoding --------------------------------------------------------------------------------
 
-/** "Expected number\n  at ["a"]["b"]" -> "a.b: Expected number" (one line, every issue). */
-const formatIssue = (error: unknown): string => {
-  const text = error instanceof Error ? error.message : String(error)
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "")
-  const out: string[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines[i + 1]?.match(/^at (.*)$/)
-    if (at) {
-      out.push(`${[...at[1]!.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2]).join(".")}: ${lines[i]}`)
-      i++
-    } else if (!/^at /.test(lines[i]!)) out.push(lines[i]!)
-  }
-  return out.join("; ")
-}
 
 const decodeWith = <S extends Schema.ConstraintDecoder<unknown>>(schema: S, value: unknown, where: string) => {
   const r = Schema.decodeUnknownResult(schema)(value, { errors: "all" })
   return Result.isSuccess(r)
     ? Effect.succeed(r.success as S["Type"])
-    : Effect.fail(new ReportError({ message: `${where}: ${formatIssue(r.failure)}` }))
+    : Effect.fail(new ReportError({ message: `${where}: ${formatSchemaIssues(r.failure)}` }))
 }
 
 const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
