@@ -72,6 +72,21 @@ describe.each(["duet", "stock"] as const)("Sampler.sample cache paths (%s kernel
 
 })
 
+describe("Sampler.sample firstRow", () => {
+  it("a list sampled in chunks with firstRow draws what one call over all of it draws", () => {
+    const rng = Rng.seeded(5)
+    const prompts = Array.from({ length: 5 }, (_, i) => randomTokens(rng, 2 + (i % 3), V))
+    const opts = { maxTokens: 6, temperature: 1, seed: 9, cache: "none" as const }
+    const all = Sampler.sample(policy, prompts, opts).map((c) => Array.from(c.tokens))
+    const chunked = [...Sampler.sample(policy, prompts.slice(0, 2), opts), ...Sampler.sample(policy, prompts.slice(2), { ...opts, firstRow: 2 })].map((c) => Array.from(c.tokens))
+    expect(chunked).toEqual(all)
+    // without it the second chunk restarts the streams
+    const restarted = Sampler.sample(policy, prompts.slice(2), opts).map((c) => Array.from(c.tokens))
+    expect(restarted).not.toEqual(all.slice(2))
+    expect(() => Sampler.sample(policy, prompts, { ...opts, firstRow: -1 })).toThrow(/firstRow/)
+  })
+})
+
 describe("Sampler.sample", () => {
   beforeAll(async () => {
     await Engine.init({ backend: "wasm" })
