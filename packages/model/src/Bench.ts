@@ -524,7 +524,8 @@ export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; 
     else if (flag in rlFlagNames) (o as Record<string, number>)[rlFlagNames[flag]!] = int()
     else throw new InvalidArgumentError(flag, "unknown flag")
   }
-  return { options: makeRlOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), decodeThreads: 1 }, json }
+  // One BLAS thread unless asked: `duet train` trains on one (bit-reproducible runs).
+  return { options: makeRlOptions(o), engine: { blas, threads: threads ?? 1, decodeThreads: 1 }, json }
 }
 
 const profilePhase = async (f: () => void, reps: number): Promise<RlPhaseProfile> => {
