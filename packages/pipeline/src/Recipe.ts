@@ -3,7 +3,7 @@
  * values. Every plugin kind is a closed tagged union (`kind`), so a bad recipe fails at decode time
  * with the path of the bad field (`at ["rl"]["estimator"]["kind"]`). Defaults live here, in one place.
  */
-import { Effect, Schema } from "effect"
+import { Cause, Effect, Schema } from "effect"
 import { formatSchemaIssues } from "@duet/core"
 import { Registry } from "@duet/estimators"
 import * as Yaml from "yaml"
@@ -356,6 +356,15 @@ export const decode = (partial: unknown, source = "recipe"): Effect.Effect<Recip
     return Effect.fail(new RecipeError({ message: `${source}: a recipe must be an object of fields` }))
   }
   const merged = merge(defaults, partial ?? {})
+  // A Hugging Face model is checked on its own first, so its errors are not mixed with the GPT's fields.
+  const model = (merged as Record<string, unknown>)["model"]
+  if (isObject(model) && "hf" in model) {
+    const bad = Schema.decodeUnknownExit(HfModel)(model, { onExcessProperty: "error", errors: "all" })
+    if (bad._tag === "Failure") {
+      const text = formatSchemaIssues(Cause.squash(bad.cause))
+      return Effect.fail(new RecipeError({ message: `${source}: ${text.split("; ").map((m) => `model.${m}`).join("; ")}` }))
+    }
+  }
   return Schema.decodeUnknownEffect(RecipeSchema)(merged, { onExcessProperty: "error", errors: "all" }).pipe(
     Effect.mapError((e) => new RecipeError({ message: `${source}: ${formatSchemaIssues(e)}` })),
     Effect.flatMap((r) => check(r, source))
