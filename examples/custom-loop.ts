@@ -8,10 +8,12 @@
 import { Effect, Layer } from "effect"
 import { twoGrpo } from "@duet/estimators"
 import { ppoClip } from "@duet/losses"
-import { Objective, Recipe, Stages } from "@duet/pipeline"
+import { Evaluate, Objective, Recipe, Stages } from "@duet/pipeline"
 import type { UserRecipe } from "@duet/pipeline"
 
-export const customLoop = (fields: UserRecipe.RecipeFields = {}, steps = 60) =>
+type Result = { readonly rewards: number[]; readonly evaluation: ReadonlyArray<Evaluate.EvalResult> }
+
+export const customLoop = (fields: UserRecipe.RecipeFields = {}, steps = 60): Effect.Effect<Result, { readonly message: string }> =>
   Effect.gen(function* () {
     const recipe = yield* Recipe.decode(fields, "custom-loop")
     const { setup, learner, sampler, reward } = yield* Stages.start(recipe) // task, policy after SFT, optimizer

@@ -54,7 +54,7 @@ export const evaluate = (
         temperature: sampling.temperature,
         topP: sampling.topP,
         topK: sampling.topK,
-        stopTokens: [setup.codec.stopToken],
+        stopTokens: setup.codec.stopTokens,
         seed: seed * 7919 + start
       })
       out.forEach((c, i) => {

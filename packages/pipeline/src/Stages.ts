@@ -175,7 +175,7 @@ export const rollouts = (options: RolloutOptions) =>
           temperature: sampling.temperature,
           topP: sampling.topP,
           topK: sampling.topK,
-          stopTokens: [codec.stopToken],
+          stopTokens: codec.stopTokens,
           seed: options.seed + round * 104729
         })
       )

@@ -7,13 +7,14 @@
  * what the uninterrupted one would have.
  */
 import { Effect, Layer } from "effect"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { Engine } from "@duet/engine"
 import type { BackendName, BlasChoice } from "@duet/engine"
-import { AdamW, Checkpoint, Gpt } from "@duet/model"
+import { AdamW, HfCheckpoint } from "@duet/model"
 import type { Policy } from "@duet/model"
 import { Sampler } from "@duet/samplers"
 import { Verifier } from "@duet/verifiers"
-import * as Evaluate from "./Evaluate.js"
 import * as Checkpoints from "./Checkpoints.js"
 import * as FiniteGuard from "./FiniteGuard.js"
 import * as Guards from "./Guards.js"
@@ -22,6 +23,7 @@ import type * as Objective from "./Objective.js"
 import * as Plugins from "./Plugins.js"
 import * as PolicyStore from "./PolicyStore.js"
 import type { Recipe } from "./Recipe.js"
+import { decode } from "./Recipe.js"
 import * as ResumeCheck from "./ResumeCheck.js"
 import * as Rewards from "./Reward.js"
 import * as RolloutSource from "./RolloutSource.js"
@@ -445,7 +447,19 @@ const finish = (run: Run, lastStep: number, stoppedEarly: string | undefined, tS
     return summary
   })
 
-/** Loads a checkpoint written by `train` (its recipe travels in its config.json) and evaluates it. */
+/** The recipe a checkpoint carries: `config.json` `meta.recipe` (GPT), `duet.json` `meta.recipe` (HF layout). */
+const checkpointRecipe = (dir: string) =>
+  Effect.gen(function* () {
+    const file = HfCheckpoint.isCheckpoint(dir) ? join(dir, HfCheckpoint.MANIFEST_FILE) : join(dir, "config.json")
+    const json = yield* wrap(`read ${file}`, () => JSON.parse(readFileSync(file, "utf8")) as { meta?: { recipe?: unknown } })
+    const stored = json.meta?.recipe
+    if (typeof stored !== "object" || stored === null) {
+      return yield* new TrainError({ message: `${file}: meta.recipe is missing; was this checkpoint written by duet train?` })
+    }
+    return yield* decode(stored, `${file} meta.recipe`).pipe(asTrainError)
+  })
+
+/** Loads a checkpoint written by `train` (its recipe travels with it; GPT or HF layout) and evaluates it. */
 export const evaluateCheckpoint = (
   dir: string,
   options: { readonly n?: number; readonly problems?: number; readonly backend?: BackendName; readonly reporter?: Reporter }
@@ -453,37 +467,23 @@ export const evaluateCheckpoint = (
   Effect.gen(function* () {
     const reporter = options.reporter ?? silent
     yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: 1 }))
-    const loaded = yield* wrapPromise("load checkpoint", () => Checkpoint.load(dir))
-    const stored = (loaded.meta as { recipe?: unknown }).recipe
-    if (typeof stored !== "object" || stored === null) {
-      Checkpoint.dispose(loaded)
-      return yield* new TrainError({ message: `${dir}/config.json: meta.recipe is missing; was this checkpoint written by duet train?` })
+    const stored = yield* checkpointRecipe(dir)
+    const recipe: Recipe = {
+      ...stored,
+      eval: { ...stored.eval, ...(options.n ? { n: options.n } : {}), ...(options.problems ? { problems: options.problems } : {}) }
     }
-    const { decode } = yield* Effect.promise(() => import("./Recipe.js"))
-    let recipe = yield* decode(stored, `${dir}/config.json meta.recipe`).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
-    recipe = {
-      ...recipe,
-      eval: { ...recipe.eval, ...(options.n ? { n: options.n } : {}), ...(options.problems ? { problems: options.problems } : {}) }
-    }
-    const setup = yield* Setup.make(recipe).pipe(Effect.mapError((e) => new TrainError({ message: e.message })))
-    const bad = FiniteGuard.nonFinite(loaded.params)
+    const setup = yield* Setup.make(recipe).pipe(asTrainError)
+    const loaded = yield* PolicyStore.make(recipe, setup).load(dir).pipe(Effect.mapError((e) => new TrainError({ message: `load checkpoint: ${e.message}` })))
+    loaded.dispose()
+    const policy = loaded.policy
+    const bad = FiniteGuard.nonFinite(policy.params)
     if (bad.count > 0) {
-      Checkpoint.dispose(loaded)
+      policy.dispose()
       return yield* new TrainError({ message: `${dir}: ${bad.count.toLocaleString("en-US")} parameters are not finite (first in ${bad.first}); this checkpoint cannot be evaluated` })
     }
-    const policy = Gpt.fromParams(loaded.config, loaded.params)
-    Checkpoint.dispose(loaded)
-    const sampling = { n: recipe.eval.n, ...recipe.eval.sampling }
-    const results: EvalResult[] = []
-    for (const [split, problems] of [["test", setup.splits.test], ["ood", setup.splits.ood]] as const) {
-      if (problems.length === 0) continue
-      reporter.progress(`eval: ${split} (${problems.length} problems x ${sampling.n} samples)`)
-      const r = yield* Evaluate.evaluate(setup, split, problems, sampling, recipe.seed + 1).pipe(
-        Effect.provide(Sampler.layerLocal(() => policy)),
-        Effect.mapError((e) => new TrainError({ message: e.message }))
-      )
-      results.push(r)
-    }
-    for (const v of policy.params.values()) v.dispose()
+    const results = yield* Stages.evaluate(recipe, setup, reporter).pipe(
+      Effect.provide(Sampler.layerLocal(() => policy)),
+      Effect.ensuring(Effect.sync(() => policy.dispose()))
+    )
     return results
   })

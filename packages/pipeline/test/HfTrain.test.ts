@@ -56,5 +56,9 @@ describe("Train.train with model: { hf } (tiny Llama fixture)", () => {
     expect(b.map((r) => r.step)).toEqual([0, 1, 2, 3])
     for (const key of ["critic/rewards/mean", "tokens/total", "actor/grad_norm", "actor/pg_loss"]) expect(b.map((r) => r[key]), key).toEqual(a.map((r) => r[key]))
     expect(readFileSync(join(RunDir.paths(split).checkpoint(4), "model.safetensors"))).toEqual(readFileSync(join(ckpt, "model.safetensors")))
+
+    // duet eval of the HF-layout checkpoint: its recipe travels in duet.json; same draws as the run's final evaluation.
+    const evaluated = await Effect.runPromise(Train.evaluateCheckpoint(ckpt, {}))
+    expect(evaluated.map((r) => [r.split, r.meanAtN, r.passAtN])).toEqual(summary!.after.map((r) => [r.split, r.meanAtN, r.passAtN]))
   }, 300_000)
 })

@@ -103,6 +103,7 @@ const run = (mode: "train" | "sft") =>
     readonly resume: boolean
     readonly backend: (typeof backends)[number]
     readonly init?: Option.Option<string>
+    readonly model?: Option.Option<string>
   }) =>
     Effect.gen(function* () {
       if (flags.resume && Option.isNone(flags.out)) {
@@ -111,7 +112,9 @@ const run = (mode: "train" | "sft") =>
       // `--resume --out DIR` alone continues the run with its own recipe.json; given a recipe or
       // --set, the trainer checks it is the same run's.
       const ownRecipe = flags.resume && mode === "train" && Option.isNone(flags.recipe) && flags.set.length === 0
-      const trainer = ownRecipe ? { recipe: yield* storedRecipe(Option.getOrThrow(flags.out)), plugins: {} } : yield* loadTrainer(flags.recipe, flags.set)
+      const model = flags.model === undefined ? undefined : Option.getOrUndefined(flags.model)
+      const sets = model === undefined ? flags.set : [`model=${JSON.stringify({ hf: model })}`, ...flags.set]
+      const trainer = ownRecipe ? { recipe: yield* storedRecipe(Option.getOrThrow(flags.out)), plugins: {} } : yield* loadTrainer(flags.recipe, sets)
       let recipe = trainer.recipe
       if (mode === "sft") recipe = { ...recipe, name: `${recipe.name}-sft`, rl: { ...recipe.rl, steps: 0 } }
       const runDir = Option.getOrElse(flags.out, () => `runs/${recipe.name}-${stamp()}`)
@@ -150,6 +153,10 @@ export const train = Command.make(
     init: Flag.String("init").pipe(
       Flag.withDescription("start RL from this checkpoint directory (e.g. a `duet sft` run's checkpoints/step-000000) instead of the recipe's SFT"),
       Flag.optional
+    ),
+    model: Flag.Directory("model").pipe(
+      Flag.withDescription("a Hugging Face model directory (Llama, Qwen2, Qwen3: config.json, safetensors, tokenizer.json) as the policy; same as --set model.hf=DIR"),
+      Flag.optional
     )
   },
   run("train")
@@ -162,6 +169,7 @@ export const train = Command.make(
     { command: "duet train --recipe recipes/16-grpo.yaml", description: "the paper's 16-GRPO baseline" },
     { command: "duet train --set rl.estimator.kind=rloo", description: "swap the estimator in one flag" },
     { command: "duet train --recipe examples/custom-estimator.ts", description: "your own estimator (any AdvantageTransform) from a TypeScript recipe" },
+    { command: "duet train --model ~/models/Qwen2.5-0.5B-Instruct --set model.chat=true", description: "RL on a Hugging Face checkpoint of your own" },
     { command: "duet train --out runs/a --resume", description: "continue an interrupted run" },
     { command: "duet train --init runs/s/checkpoints/step-000000 --recipe rl.yaml", description: "RL from an existing warm start" }
   ])
