@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe("duet serve over an HF directory", () => {
   it("greedy completions from token ids equal transformers' (the fixture's greedy ids); string prompts are encoded as HF does", async () => {
-    expect((await (await fetch(`${server.baseUrl}/models`)).json()).data[0].id).toBe("qwen2-bias")
+    expect(((await (await fetch(`${server.baseUrl}/models`)).json()) as { data: Array<{ id: string }> }).data[0]!.id).toBe("qwen2-bias")
     for (const row of reference.rows) {
       const r = await post(`${server.baseUrl}/completions`, { prompt: row.promptIds, max_tokens: row.greedy.length, temperature: 0, ignore_eos: true, return_token_ids: true })
       expect(r.status).toBe(200)
