@@ -144,7 +144,8 @@ const instantiate = (backend: WasmBackend): WasmKernelsLoad => {
     geluGrad: (_h, dyo, xo, dxo, n, form) => x.gelu_grad(B(dyo), B(xo), B(dxo), n, form),
     layerNorm: (_h, xo, go, bo, yo, rows, cols, eps) => x.layer_norm(B(xo), B(go), bo >= 0 ? B(bo) : 0, B(yo), rows, cols, eps),
     layerNormGrad(_h, dyo, xo, go, dxo, dgo, dbo, rows, cols, eps) {
-      if (cols * 5 > floats * 2) throw new RangeError(`@duet/engine: LayerNorm over ${cols} columns exceeds the wasm kernels' scratch`)
+      // dgamma, dbeta accumulators (2 x cols doubles) and x-hat (cols floats): 20 cols bytes
+      if (cols * 5 > floats) throw new RangeError(`@duet/engine: LayerNorm over ${cols} columns exceeds the wasm kernels' scratch`)
       x.layer_norm_grad(B(dyo), B(xo), B(go), B(dxo), B(dgo), B(dbo), rows, cols, eps, scratch)
     },
     sumRows(_h, xo, oo, outer, mid, inner) {
