@@ -250,7 +250,7 @@ export type TaskSpec = typeof Task.Type
  * The default recipe: 2-GRPO on 1-2 digit addition and subtraction (answers written least
  * significant digit first, which a small char model learns), a ~0.23M-parameter GPT, an SFT warm
  * start on 2,000 demonstrations at a constant learning rate that stops once greedy accuracy on 200
- * held-out problems reaches 50% (a fixed step count lands anywhere from 10% to 60% with the seed and
+ * held-out problems reaches 50%, with 5,000 steps as the cap (a fixed step count lands anywhere from 10% to 60% with the seed and
  * the matmul path; an annealed warm start is also knocked over by the first RL steps), then 600 RL steps of 256
  * prompts x 2 rollouts (512 rollouts per step, as the paper) over 4,000 training problems. Paper settings where they apply:
  * constant lr with a linear warm-up, temperature 1 / top-p 1 for training rollouts, 0.7 / 0.8 / 20
@@ -262,7 +262,7 @@ export const defaults: Recipe = {
   task: { kind: "arithmetic", ops: ["+", "-"], digits: { min: 1, max: 2 }, oodDigits: { min: 3, max: 3 }, reversed: true },
   model: { nLayer: 2, nHead: 4, nEmbd: 96, blockSize: 32 },
   sft: {
-    steps: 2000,
+    steps: 5000,
     batchSize: 64,
     lr: 3e-3,
     examples: 2000,
