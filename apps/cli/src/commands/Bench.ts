@@ -1,4 +1,7 @@
 /**
+ * `duet bench --model DIR | --model-config NAME|FILE`: size and speed of a Hugging Face (Llama-family)
+ * model: train and decode tokens/s, peak memory (HfBench in @duet/model).
+ *
  * `duet bench`: the hot paths, duet's kernels beside stock tfjs-wasm measured in the same run
  * (alternating rounds, medians of paired ratios): a GPT training step (tokens/s), KV-cache decode at
  * batch 256 (tokens/s), and with --gemm the GEMM/kernel table (GFLOP/s).
@@ -36,10 +39,45 @@ export const command = Command.make(
     ),
     skip: Flag.Boolean("skip").pipe(Flag.withDescription("with --rl: leave zero-advantage rows out of the update (rl.skipZeroAdvantage)"), Flag.withDefault(false)),
     gemm: Flag.Boolean("gemm").pipe(Flag.withDescription("also run the GEMM and per-kernel table (GFLOP/s, duet vs stock)"), Flag.withDefault(false)),
+    model: Flag.Directory("model").pipe(
+      Flag.withDescription("benchmark a Hugging Face model directory (config.json + safetensors): train and decode tokens/s, peak memory"),
+      Flag.optional
+    ),
+    modelConfig: Flag.String("model-config").pipe(
+      Flag.withDescription("like --model with random weights from a preset (smollm2-135m, qwen2.5-0.5b, qwen2.5-1.5b) or a config.json file; nothing is downloaded"),
+      Flag.optional
+    ),
+    newTokens: int("new", "with --model: new tokens per decode row (default 32)"),
+    steps: int("steps", "with --model: timed training steps per round (default 1)"),
+    threads: int("threads", "with --model: BLAS threads (default 1, as duet train)"),
     json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
   },
   (flags) =>
     Effect.gen(function* () {
+      if (Option.isSome(flags.model) || Option.isSome(flags.modelConfig)) {
+        if (Option.isSome(flags.model) && Option.isSome(flags.modelConfig)) {
+          return yield* new InputError({ message: "--model and --model-config: give one of them" })
+        }
+        const source = Option.isSome(flags.model) ? { dir: flags.model.value } : { config: Option.getOrThrow(flags.modelConfig) }
+        const opts: Record<string, unknown> = { blas: flags.blas, json: flags.json }
+        for (const [name, v] of [
+          ["batch", flags.batch],
+          ["seq", flags.seq],
+          ["decodeBatch", flags.decodeBatch],
+          ["newTokens", flags.newTokens],
+          ["steps", flags.steps],
+          ["rounds", flags.rounds],
+          ["threads", flags.threads]
+        ] as Array<[string, Option.Option<number>]>) {
+          if (Option.isSome(v)) opts[name] = v.value
+        }
+        const { HfBench } = yield* Effect.promise(() => import("@duet/model"))
+        yield* Effect.tryPromise({
+          try: () => HfBench.cli(source, opts, (line) => console.log(line)),
+          catch: (e) => new InputError({ message: e instanceof Error ? e.message : String(e) })
+        })
+        return
+      }
       if (flags.rl) {
         const argv: string[] = ["--blas", flags.blas, "--size", flags.size]
         for (const [name, v] of [
@@ -87,12 +125,14 @@ export const command = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Benchmark the hot paths: training step and batch-256 decode tokens/s, duet's kernels beside stock tfjs-wasm in the same run, with peak memory; --gemm adds GFLOP/s per GEMM shape."
+    "Benchmark the hot paths: training step and batch-256 decode tokens/s, duet's kernels beside stock tfjs-wasm in the same run, with peak memory; --gemm adds GFLOP/s per GEMM shape. With --model DIR or --model-config NAME: a Hugging Face model's train and decode tokens/s and peak memory (defaults --batch 4 --seq 128 --decode-batch 8 --new 32 --steps 1 --rounds 3)."
   ),
   Command.withExamples([
     { command: "duet bench", description: "the reference model (0.81M params, B=32, T=64)" },
     { command: "duet bench --dim 256 --layers 6 --json", description: "a bigger model, JSON out" },
     { command: "duet bench --blas js --gemm", description: "the no-OpenBLAS path (wasm SIMD kernels), plus the GEMM table" },
+    { command: "duet bench --model-config smollm2-135m", description: "a SmolLM2-135M-shaped Llama, random weights: train (4 x 128) and decode (8 x 32) tokens/s, peak memory" },
+    { command: "duet bench --model ./my-model --batch 2 --seq 256 --json", description: "an HF directory's own weights, JSON out" },
     { command: "duet bench --rl", description: "a whole RL step (512 rollouts, update) of the default recipe's model, duet beside stock" },
     { command: "duet bench --rl --size ref --skip --blas js", description: "the 0.81M model, zero-advantage rows skipped, without OpenBLAS" }
   ])
