@@ -1,38 +1,49 @@
-// duet_blas: a small N-API addon that runs OpenBLAS cblas_sgemm (and a few fused loops) directly
-// on the tfjs-backend-wasm heap. The heap is the wasm Memory's ArrayBuffer; every offset is in
-// float32 elements from its start. Nothing is copied: tfjs tensors are contiguous row-major
-// buffers inside that ArrayBuffer, so a batched matmul is cblas_sgemm with element offsets.
+// duet_blas: a small N-API addon that runs a GEMM (and a few fused loops) directly on the
+// tfjs-backend-wasm heap. The heap is the wasm Memory's ArrayBuffer; every offset is in float32
+// elements from its start. Nothing is copied: tfjs tensors are contiguous row-major buffers inside
+// that ArrayBuffer, so a batched matmul is a GEMM with element offsets.
 //
-// Built by scripts/build-addon.mjs (g++ -O3 ... -lopenblas); optional at runtime.
+// Built twice by scripts/build-addon.mjs (g++ -O3 -march=native ...), both optional at runtime:
+//   build/duet_blas.node    the GEMM is OpenBLAS's cblas_sgemm (-lopenblas)
+//   build/duet_native.node  the GEMM is duet's own (duet_gemm.h, -DDUET_OWN_GEMM): no system library
 #include <napi.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <algorithm>
-#include <chrono>
+#include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <string>
 #include <vector>
 
+#ifdef DUET_OWN_GEMM
+#include "duet_gemm.h"
+#else
 // Declared here rather than through <cblas.h>: the header on a machine may come from another
 // BLAS (the Debian alternatives link), while these symbols are OpenBLAS's own ABI.
 extern "C" {
 void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha,
                  const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
 void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 }
+#endif
 
 namespace {
 
+#ifndef DUET_OWN_GEMM
 constexpr int kRowMajor = 101;
 constexpr int kNoTrans = 111;
 constexpr int kTrans = 112;
+#endif
 
-int g_threads = 1;                  // threads for large GEMMs
-double g_small_flops = 2.0e6;       // M*N*K at or below this runs on one thread
+int g_threads = 1;                  // threads for large GEMMs (the caller's thread included)
+double g_small_flops = 2.0e6;       // batch*M*N*K below this runs on one thread
 
 struct Heap {
   float* data;
@@ -65,56 +76,178 @@ int64_t Extent(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-// Thread choice per GEMM size class (floor(log2(M*N*K))). Whether a second thread pays depends
-// on the size and on how loaded the machine is (these machines are shared): on an idle 2-core box
-// 2 threads nearly double a 1024^3 GEMM, under load they can make it several times slower. So each
-// class keeps an exponential average of seconds per M*N*K for 1 and for `g_threads` threads, runs
-// the faster, and re-tries the other after `interval` calls; a re-try that loses doubles the
-// interval (up to 4096 calls), one that wins resets it to 16, so a losing option costs little.
-// Below g_small_flops one thread always (threads never pay there).
-struct ThreadStats {
-  double ema[2] = {0, 0};
-  int64_t n[2] = {0, 0};
-  int64_t calls = 0;
-  int64_t interval = 16;
-  int best = 0;
-};
-ThreadStats g_stats[64];
-
-ThreadStats& StatsFor(double mnk) { return g_stats[std::min(63, std::max(0, static_cast<int>(std::log2(mnk))))]; }
-
-int ChooseSlot(double mnk) {
-  if (g_threads <= 1 || mnk <= g_small_flops) return 0;
-  ThreadStats& s = StatsFor(mnk);
-  if (s.n[0] < 2) return 0;
-  if (s.n[1] < 2) return 1;
-  if (++s.calls >= s.interval) {
-    s.calls = 0;
-    return 1 - s.best;  // re-try the other
+// ---------------------------------------------------------------------------------------------
+// Threads. A GEMM's work is split by a rule on its shape alone (never on timing), into parts
+// that each compute whole C elements: whole batch entries, or a range of C's rows or columns.
+// A C element's summation order then does not depend on the thread count, so results are
+// bit-identical with 1 or more threads (tests check it on both GEMMs).
+//
+// The pool: g_threads - 1 workers; the caller runs part 0. A worker spins briefly after a job
+// (GEMMs of one step come back to back) and then sleeps on a condition variable.
+class Pool {
+ public:
+  void Resize(int threads) {
+    const int want = std::max(0, threads - 1);
+    while (static_cast<int>(workers_.size()) < want) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      const uint64_t seen = generation_.load(std::memory_order_acquire);  // before the thread starts
+      workers_.emplace_back([this, index, seen] { Loop(index, seen); });
+      workers_.back().detach();  // lives as long as the process
+    }
+    active_ = want;
   }
-  return s.best;
+
+  // f(part) for part in [0, parts); parts <= active workers + 1. Returns when all are done.
+  void Run(int parts, const std::function<void(int)>& f) {
+    if (parts <= 1 || active_ == 0) {
+      for (int p = 0; p < parts; ++p) f(p);
+      return;
+    }
+    parts = std::min(parts, active_ + 1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &f;
+      parts_ = parts;
+      pending_.store(parts - 1, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    f(0);
+    while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  }
+
+ private:
+  void Loop(int index, uint64_t seen) {
+    for (;;) {
+      // Spin a little (the next GEMM usually follows within microseconds), then sleep.
+      for (int i = 0; i < 20000 && generation_.load(std::memory_order_acquire) == seen; ++i) Relax();
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+      const std::function<void(int)>* job;
+      int parts;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        seen = generation_.load(std::memory_order_acquire);
+        job = job_;
+        parts = parts_;
+      }
+      if (index < parts) {
+        (*job)(index);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  static inline void Relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
+  std::vector<std::thread> workers_;
+  int active_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<void(int)>* job_ = nullptr;
+  int parts_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+};
+
+Pool& ThePool() {
+  static Pool* pool = new Pool();  // never destroyed: its detached workers outlive static teardown
+  return *pool;
 }
 
-void Record(double mnk, int slot, double seconds) {
-  if (g_threads <= 1 || mnk <= g_small_flops) return;
-  ThreadStats& s = StatsFor(mnk);
-  const double x = seconds / mnk;
-  s.ema[slot] = s.n[slot] == 0 ? x : 0.75 * s.ema[slot] + 0.25 * x;
-  ++s.n[slot];
-  if (s.n[0] < 2 || s.n[1] < 2) return;
-  const int best = s.ema[0] <= s.ema[1] ? 0 : 1;
-  if (slot != s.best) s.interval = best == slot ? 16 : std::min<int64_t>(4096, s.interval * 2);
-  s.best = best;
+// How many parts a GEMM of this shape is split into: 1 below g_small_flops of work, else g_threads.
+int PartsFor(int64_t batch, int64_t M, int64_t N, int64_t K) {
+  if (g_threads <= 1) return 1;
+  const double work = static_cast<double>(batch) * M * N * K;
+  return work < g_small_flops ? 1 : g_threads;
 }
 
-void WithThreads(double mnk, int batch, const std::function<void()>& f) {
-  const int slot = ChooseSlot(mnk);
-  const int want = slot == 0 ? 1 : g_threads;
-  if (openblas_get_num_threads() != want) openblas_set_num_threads(want);
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Record(mnk, slot, dt / std::max(1, batch));
+// [begin, end) of part p of n items split into `parts` ranges aligned to `align` (the last
+// range takes the rest).
+std::pair<int64_t, int64_t> Range(int64_t n, int parts, int p, int64_t align) {
+  int64_t chunk = (n + parts - 1) / parts;
+  chunk = (chunk + align - 1) / align * align;
+  const int64_t b = std::min(n, chunk * p);
+  const int64_t e = p == parts - 1 ? n : std::min(n, chunk * (p + 1));
+  return {b, e};
+}
+
+// C[r0:r1, c0:c1] = alpha op(A) op(B) + beta C over that block, on one thread.
+void GemmBlock(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
+               const float* b, int64_t ldb, float beta, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0,
+               int64_t c1) {
+  if (r1 <= r0 || c1 <= c0) return;
+  if (K == 0) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t col = c0; col < c1; ++col) c[r * ldc + col] = beta == 0.f ? 0.f : beta * c[r * ldc + col];
+    return;
+  }
+#ifdef DUET_OWN_GEMM
+  if (alpha == 1.f && beta == 0.f) {
+    duet_gemm::GemmBlock(ta, tb, M, N, K, a, lda, b, ldb, c, ldc, r0, r1, c0, c1);
+    return;
+  }
+  const int64_t cols = c1 - c0;
+  std::vector<float> t(static_cast<size_t>((r1 - r0) * cols));
+  // The block of op(A) op(B) into t (t's row r - r0, column col - c0), then combine.
+  duet_gemm::GemmBlock(ta, tb, M, N, K, ta ? a + r0 : a + r0 * lda, lda, tb ? b + c0 * ldb : b + c0, ldb, t.data(),
+                       cols, 0, r1 - r0, 0, cols);
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t col = c0; col < c1; ++col) {
+      const float ab = alpha * t[(r - r0) * cols + (col - c0)];
+      c[r * ldc + col] = beta == 0.f ? ab : ab + beta * c[r * ldc + col];
+    }
+#else
+  (void)M, (void)N;
+  cblas_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(r1 - r0),
+              static_cast<int>(c1 - c0), static_cast<int>(K), alpha, ta ? a + r0 : a + r0 * lda, static_cast<int>(lda),
+              tb ? b + c0 * ldb : b + c0, static_cast<int>(ldb), beta, c + r0 * ldc + c0, static_cast<int>(ldc));
+#endif
+}
+
+// Row alignment of a split (OpenBLAS's sgemm kernels tile by 16 or 8 rows / columns; duet's by 6 / 16).
+#ifdef DUET_OWN_GEMM
+constexpr int64_t kRowAlign = duet_gemm::MR * 4, kColAlign = duet_gemm::NR;
+#else
+constexpr int64_t kRowAlign = 16, kColAlign = 16;
+#endif
+
+// A batch of GEMMs, entry i at (a[i], b[i], c[i]), split into parts by PartsFor.
+void GemmBatch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, float beta, int64_t batch,
+               const std::function<const float*(int64_t)>& aAt, int64_t lda, const std::function<const float*(int64_t)>& bAt,
+               int64_t ldb, const std::function<float*(int64_t)>& cAt, int64_t ldc) {
+  const int parts = PartsFor(batch, M, N, K);
+  if (parts <= 1) {
+    for (int64_t i = 0; i < batch; ++i) GemmBlock(ta, tb, M, N, K, alpha, aAt(i), lda, bAt(i), ldb, beta, cAt(i), ldc, 0, M, 0, N);
+    return;
+  }
+  if (batch >= parts) {
+    ThePool().Run(parts, [&](int p) {
+      const auto [b0, b1] = Range(batch, parts, p, 1);
+      for (int64_t i = b0; i < b1; ++i) GemmBlock(ta, tb, M, N, K, alpha, aAt(i), lda, bAt(i), ldb, beta, cAt(i), ldc, 0, M, 0, N);
+    });
+    return;
+  }
+  const bool byRows = M >= N;
+  for (int64_t i = 0; i < batch; ++i) {
+    ThePool().Run(parts, [&](int p) {
+      if (byRows) {
+        const auto [r0, r1] = Range(M, parts, p, kRowAlign);
+        GemmBlock(ta, tb, M, N, K, alpha, aAt(i), lda, bAt(i), ldb, beta, cAt(i), ldc, r0, r1, 0, N);
+      } else {
+        const auto [c0, c1] = Range(N, parts, p, kColAlign);
+        GemmBlock(ta, tb, M, N, K, alpha, aAt(i), lda, bAt(i), ldb, beta, cAt(i), ldc, 0, M, c0, c1);
+      }
+    });
+  }
 }
 
 // sgemm(heap, transA, transB, M, N, K, alpha, beta, batch,
@@ -141,20 +274,9 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   CheckRange(env, h, aOff, aStride * (batch - 1) + aExt, "A");
   CheckRange(env, h, bOff, bStride * (batch - 1) + bExt, "B");
   CheckRange(env, h, cOff, cStride * (batch - 1) + cExt, "C");
-  WithThreads(static_cast<double>(M) * N * K, static_cast<int>(batch), [&] {
-    for (int64_t i = 0; i < batch; ++i) {
-      if (K == 0) {
-        float* c = h.data + cOff + i * cStride;
-        for (int64_t r = 0; r < M; ++r)
-          for (int64_t col = 0; col < N; ++col) c[r * ldc + col] = beta == 0.f ? 0.f : beta * c[r * ldc + col];
-        continue;
-      }
-      cblas_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(M),
-                  static_cast<int>(N), static_cast<int>(K), alpha, h.data + aOff + i * aStride,
-                  static_cast<int>(lda), h.data + bOff + i * bStride, static_cast<int>(ldb), beta,
-                  h.data + cOff + i * cStride, static_cast<int>(ldc));
-    }
-  });
+  float* d = h.data;
+  GemmBatch(ta, tb, M, N, K, alpha, beta, batch, [&](int64_t i) { return d + aOff + i * aStride; }, lda,
+            [&](int64_t i) { return d + bOff + i * bStride; }, ldb, [&](int64_t i) { return d + cOff + i * cStride; }, ldc);
   return env.Undefined();
 }
 
@@ -186,13 +308,9 @@ Napi::Value SgemmOffsets(const Napi::CallbackInfo& info) {
     CheckRange(env, h, bOffs[i], bExt, "B");
     CheckRange(env, h, cOffs[i], cExt, "C");
   }
-  WithThreads(static_cast<double>(M) * N * K, static_cast<int>(batch), [&] {
-    for (size_t i = 0; i < batch; ++i) {
-      cblas_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(M),
-                  static_cast<int>(N), static_cast<int>(K), alpha, h.data + aOffs[i], static_cast<int>(lda),
-                  h.data + bOffs[i], static_cast<int>(ldb), beta, h.data + cOffs[i], static_cast<int>(ldc));
-    }
-  });
+  float* d = h.data;
+  GemmBatch(ta, tb, M, N, K, alpha, beta, static_cast<int64_t>(batch), [&](int64_t i) { return d + aOffs[i]; }, lda,
+            [&](int64_t i) { return d + bOffs[i]; }, ldb, [&](int64_t i) { return d + cOffs[i]; }, ldc);
   return env.Undefined();
 }
 
@@ -598,15 +716,18 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (n < 1) throw Napi::RangeError::New(info.Env(), "duet_blas.setThreads: threads must be >= 1");
   g_threads = n;
   if (info.Length() > 1 && info[1].IsNumber()) g_small_flops = Num(info, 1);
-  for (auto& st : g_stats) st = ThreadStats{};
-  openblas_set_num_threads(n);
+  ThePool().Resize(n);
   return info.Env().Undefined();
 }
 
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), g_threads); }
 
 Napi::Value Config(const Napi::CallbackInfo& info) {
+#ifdef DUET_OWN_GEMM
+  return Napi::String::New(info.Env(), "duet-gemm " DUET_GEMM_KIND " (duet's own GEMM, built at install; no OpenBLAS)");
+#else
   return Napi::String::New(info.Env(), openblas_get_config());
+#endif
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -625,7 +746,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("config", Napi::Function::New(env, Config));
-  g_threads = openblas_get_num_threads();
+#ifndef DUET_OWN_GEMM
+  openblas_set_num_threads(1);  // duet's pool splits the work (see Pool): OpenBLAS itself stays on one thread
+#endif
   return exports;
 }
 

@@ -25,19 +25,23 @@ export { tf, withStockKernels }
 
 export type BackendName = "auto" | "wasm" | "cpu" | "tfjs-node" | "tfjs-node-gpu"
 /**
- * Matmul path on wasm: "openblas" (the addon), "js" (no system library: duet's prebuilt wasm SIMD
- * kernels, falling back to "xnnpack" if they cannot load), "xnnpack" (the older pure-JS path:
- * explicit transposes + batch folding onto tfjs's XNNPACK, JS loops for the fused kernels), or
- * "auto" (OpenBLAS when the addon loads, else "js").
+ * Matmul path on wasm: "native" (duet's own GEMM and fused kernels, compiled at install with the
+ * machine's C++ compiler: no system library), "openblas" (the same addon with OpenBLAS's sgemm),
+ * "js" (no compiler needed: duet's prebuilt wasm SIMD kernels, falling back to "xnnpack" if they
+ * cannot load), "xnnpack" (the older pure-JS path: explicit transposes + batch folding onto tfjs's
+ * XNNPACK, JS loops for the fused kernels), or "auto" (native, else OpenBLAS, else "js").
  */
-export type BlasChoice = "auto" | "openblas" | "js" | "xnnpack"
+export type BlasChoice = "auto" | "native" | "openblas" | "js" | "xnnpack"
 
 export interface InitOptions {
   /** Backend (default "auto"). */
   readonly backend?: BackendName
-  /** Matmul on wasm (see BlasChoice; env DUET_BLAS=0 makes "auto" mean "js", the fresh-machine path). */
+  /** Matmul on wasm (see BlasChoice; env DUET_BLAS=native|openblas|0 (js)|xnnpack decides "auto"). */
   readonly blas?: BlasChoice
-  /** BLAS threads for large GEMMs (default: OPENBLAS_NUM_THREADS, else all cores). */
+  /**
+   * Threads for large GEMMs on the native / OpenBLAS paths (default: OPENBLAS_NUM_THREADS, else all
+   * cores). Split by shape only; on "native" results are bit-identical for any thread count.
+   */
   readonly threads?: number
   /** "stock" leaves tfjs's own kernels in place (benchmark baseline); default "duet". */
   readonly kernels?: "duet" | "stock"
@@ -47,10 +51,10 @@ export interface EngineInfo {
   /** The active backend: "wasm", "cpu", "tfjs-node" or "tfjs-node-gpu". */
   readonly backend: string
   /** Who runs BatchMatMul. */
-  readonly matmul: "openblas" | "wasm-simd" | "js-fallback" | "stock" | "native"
+  readonly matmul: "duet-gemm" | "openblas" | "wasm-simd" | "js-fallback" | "stock" | "native"
   /** Kernels (and gradients, as "Name.grad") duet registered over or beside the stock ones. */
   readonly kernels: string[]
-  /** Most CPU threads the matmul uses (OpenBLAS picks 1 or this many per GEMM size, by measured speed). */
+  /** Most CPU threads a GEMM uses (GEMMs below about 2e6 multiply-adds run on one). */
   readonly threads: number
   /** Why a faster path was not taken (missing addon, backend that failed to load...). */
   readonly notes: string[]
@@ -59,7 +63,7 @@ export interface EngineInfo {
 }
 
 const backendNames: ReadonlyArray<BackendName> = ["auto", "wasm", "cpu", "tfjs-node", "tfjs-node-gpu"]
-const blasChoices: ReadonlyArray<BlasChoice> = ["auto", "openblas", "js", "xnnpack"]
+const blasChoices: ReadonlyArray<BlasChoice> = ["auto", "native", "openblas", "js", "xnnpack"]
 
 let current: { key: string; info: Promise<EngineInfo> } | undefined
 
@@ -75,6 +79,7 @@ const blasFromEnv = (choice: BlasChoice): BlasChoice => {
   const env = (process.env.DUET_BLAS ?? "").trim().toLowerCase()
   if (env === "0" || env === "js" || env === "off" || env === "false") return "js"
   if (env === "1" || env === "openblas") return "openblas"
+  if (env === "native") return "native"
   if (env === "xnnpack") return "xnnpack"
   return "auto"
 }
@@ -134,7 +139,7 @@ const makeInfo = (fields: Omit<EngineInfo, "describe">, detail: string): EngineI
   describe: () => {
     const kernels = fields.kernels.length > 0 ? fields.kernels.join(", ") : "none"
     const notes = fields.notes.length > 0 ? `; notes: ${fields.notes.join("; ")}` : ""
-    const threads = fields.matmul === "openblas" && fields.threads > 1 ? `1-${fields.threads} threads, chosen per GEMM size by measured speed` : `${fields.threads} thread${fields.threads === 1 ? "" : "s"}`
+    const threads = (fields.matmul === "openblas" || fields.matmul === "duet-gemm") && fields.threads > 1 ? `1-${fields.threads} threads, split by GEMM shape` : `${fields.threads} thread${fields.threads === 1 ? "" : "s"}`
     return `backend ${fields.backend} | matmul ${fields.matmul} (${detail}, ${threads}) | duet kernels: ${kernels}${notes}`
   }
 })
@@ -180,26 +185,36 @@ const run = async (opts: Required<InitOptions>): Promise<EngineInfo> => {
   if (opts.kernels === "stock") {
     return makeInfo({ backend, matmul: "stock", kernels: [], threads: 1, notes }, "stock tfjs-backend-wasm")
   }
-  const load = loadAddon()
   let addon: NativeAddon | undefined
-  if (opts.blas === "openblas") {
-    if (!load.ok) throw new BackendUnavailableError("openblas", load.reason, installHints.openblas)
+  let kind: "native" | "openblas" = "native"
+  if (opts.blas === "native" || opts.blas === "openblas") {
+    const load = loadAddon(opts.blas)
+    if (!load.ok) throw new BackendUnavailableError(opts.blas, load.reason, installHints[opts.blas])
     addon = load.addon
+    kind = opts.blas
   } else if (opts.blas === "auto") {
-    if (load.ok) addon = load.addon
-    else notes.push(`OpenBLAS unavailable (${load.reason})`)
+    for (const k of ["native", "openblas"] as const) {
+      const load = loadAddon(k)
+      if (load.ok) {
+        addon = load.addon
+        kind = k
+        break
+      }
+      notes.push(`${k === "native" ? "duet's native GEMM" : "OpenBLAS"} unavailable (${load.reason})`)
+    }
   } else {
-    notes.push(`no OpenBLAS requested (blas: "${opts.blas}" or DUET_BLAS=${process.env.DUET_BLAS ?? "unset"})`)
+    notes.push(`no native addon requested (blas: "${opts.blas}" or DUET_BLAS=${process.env.DUET_BLAS ?? "unset"})`)
   }
   if (addon !== undefined) {
     addon.setThreads(opts.threads)
-    const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "openblas", addon } })
-    return makeInfo({ backend, matmul: "openblas", kernels, threads: opts.threads, notes }, addon.config().split(" ").slice(0, 2).join(" "))
+    const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "addon", addon } })
+    const detail = kind === "native" ? addon.config().split(" (")[0]! : addon.config().split(" ").slice(0, 2).join(" ")
+    return makeInfo({ backend, matmul: kind === "native" ? "duet-gemm" : "openblas", kernels, threads: opts.threads, notes: kind === "native" ? notes.filter((n) => !n.startsWith("OpenBLAS")) : notes }, detail)
   }
   if (opts.blas !== "xnnpack") {
     const wasm = loadWasmKernels(assertWasmInternals(tf.findBackend("wasm")))
     if (wasm.ok) {
-      const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "openblas", addon: wasm.addon } })
+      const kernels = installDuetKernels({ backend: "wasm", mode: "all", matmul: { kind: "addon", addon: wasm.addon } })
       return makeInfo({ backend, matmul: "wasm-simd", kernels, threads: 1, notes }, "duet's prebuilt wasm SIMD GEMM and fused kernels, no system library")
     }
     notes.push(wasm.reason)

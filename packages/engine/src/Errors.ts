@@ -13,6 +13,9 @@ export const installHints = {
     "cuDNN 8.1 on the library path, and downloads libtensorflow 2.9 GPU at install time)",
   openblas:
     "apt-get install libopenblas-dev g++ (or your platform's OpenBLAS and a C++ compiler), then " +
+    "`npm run build:addon -w @duet/engine` (or reinstall)",
+  native:
+    "a C++ compiler (g++ or clang++; apt-get install g++) and Node's headers, then " +
     "`npm run build:addon -w @duet/engine` (or reinstall)"
 } as const
 
@@ -20,7 +23,7 @@ export const installHints = {
 export class BackendUnavailableError extends Error {
   readonly _tag = "BackendUnavailableError" as const
   constructor(
-    /** What was asked for: "tfjs-node", "tfjs-node-gpu", "wasm", "cpu" or "openblas". */
+    /** What was asked for: "tfjs-node", "tfjs-node-gpu", "wasm", "cpu", "native" or "openblas". */
     readonly backend: string,
     /** Why it is unavailable. */
     readonly reason: string,

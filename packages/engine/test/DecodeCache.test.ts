@@ -118,7 +118,7 @@ const check = (c: Case) => {
 }
 
 const paths = [
-  ...blasPaths().map((blas) => ({ label: `wasm ${blas}`, init: () => Engine.init({ backend: "wasm", blas }), path: blas === "openblas" ? "native" : blas === "js" ? "wasm" : "js-heap" })),
+  ...blasPaths().map((blas) => ({ label: `wasm ${blas}`, init: () => Engine.init({ backend: "wasm", blas }), path: blas === "openblas" || blas === "native" ? "native" : blas === "js" ? "wasm" : "js-heap" })),
   { label: "cpu", init: () => Engine.init({ backend: "cpu" }), path: "js-copy" }
 ]
 

@@ -15,7 +15,7 @@ describe("Engine.init", () => {
     expect(info.backend).toBe("wasm")
     expect(tf.getBackend()).toBe("wasm")
     expect(info.kernels).toEqual(expect.arrayContaining(["BatchMatMul", "BatchMatMul.grad", "Sum", "UnsortedSegmentSum"]))
-    expect(info.matmul).toBe(loadAddon().ok ? "openblas" : "wasm-simd")
+    expect(info.matmul).toBe(loadAddon("native").ok ? "duet-gemm" : loadAddon("openblas").ok ? "openblas" : "wasm-simd")
     expect(info.describe()).toContain(`matmul ${info.matmul}`)
     expect(Engine.info()).toBe(info)
   })
@@ -36,6 +36,19 @@ describe("Engine.init", () => {
     expect((await Engine.init({ backend: "wasm" })).matmul).toBe("js-fallback")
     delete process.env.DUET_BLAS
     expect((await Engine.init({ backend: "wasm", blas: "xnnpack" })).matmul).toBe("js-fallback")
+  })
+
+  it("blas native uses duet's own GEMM addon, or fails with the install hint when it is missing", async () => {
+    const load = loadAddon("native")
+    if (load.ok) {
+      const info = await Engine.init({ backend: "wasm", blas: "native", threads: 2 })
+      expect(info.matmul).toBe("duet-gemm")
+      expect(info.threads).toBe(2)
+      expect(info.describe()).toContain("duet-gemm")
+      expect(info.describe()).toContain("split by GEMM shape")
+    } else {
+      await expect(Engine.init({ backend: "wasm", blas: "native" })).rejects.toThrow(/C\+\+ compiler/)
+    }
   })
 
   it("blas openblas uses the addon, or fails with the install hint when it is missing", async () => {

@@ -137,7 +137,7 @@ export interface EngineChoice {
 /**
  * Parses `--dim N --layers N --heads N --vocab N --batch N --seq N --decode-batch N
  * --prompt-length N --train-steps N --rounds N --only stock|duet --no-decode --no-train
- * --blas auto|openblas|js --threads N --decode-threads N --json`.
+ * --blas auto|native|openblas|js --threads N --decode-threads N --json`.
  */
 export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions; engine: EngineChoice; json: boolean } => {
   const o: { -readonly [K in keyof BenchOptions]?: BenchOptions[K] } = {}
@@ -163,7 +163,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions;
       o.variants = [v]
     } else if (flag === "--blas") {
       const v = value()
-      if (v !== "auto" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, openblas or js, got ${String(v)}`)
+      if (v !== "auto" && v !== "native" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, native, openblas or js, got ${String(v)}`)
       blas = v
     } else if (flag === "--threads") threads = int(flag, value())
     else if (flag === "--decode-threads") decodeThreads = int(flag, value())
@@ -389,8 +389,8 @@ export interface RlOptions {
   readonly rounds: number
   /**
    * Variants, timed in alternating order each round: "stock" (tfjs-wasm's own kernels, concat KV
-   * cache), "duet" (the engine on the chosen `--blas`), or "duet:openblas" / "duet:js" /
-   * "duet:xnnpack" (that path; xnnpack = the older no-OpenBLAS fallback).
+   * cache), "duet" (the engine on the chosen `--blas`), or "duet:native" / "duet:openblas" /
+   * "duet:js" / "duet:xnnpack" (that path; xnnpack = the older no-addon fallback).
    */
   readonly variants: ReadonlyArray<RlVariant>
   /** Drop zero-advantage rows from the update (false: every row trains). */
@@ -400,8 +400,8 @@ export interface RlOptions {
 }
 
 /** The default recipe's sizes (packages/pipeline Recipe.defaults: L2 H4 C96 T32, 512 rollouts of 8 tokens). */
-export type RlVariant = Variant | "duet:openblas" | "duet:js" | "duet:xnnpack"
-const rlVariants: ReadonlyArray<RlVariant> = ["stock", "duet", "duet:openblas", "duet:js", "duet:xnnpack"]
+export type RlVariant = Variant | "duet:native" | "duet:openblas" | "duet:js" | "duet:xnnpack"
+const rlVariants: ReadonlyArray<RlVariant> = ["stock", "duet", "duet:native", "duet:openblas", "duet:js", "duet:xnnpack"]
 
 export const rlPresets: Record<"default" | "ref", Partial<RlOptions>> = {
   default: { dim: 96, layers: 2, heads: 4, vocab: 20, seq: 32 },
@@ -488,7 +488,7 @@ const rlFlagNames: Record<string, keyof RlOptions> = {
  * Parses `--size default|ref --dim N --layers N --heads N --vocab N --seq N --prompts N --group N
  * --max-tokens N --prompt-min N --prompt-max N --rounds N --variants stock,duet,duet:openblas,duet:js
  * (--only is the same) --skip --no-breakdown
- * --blas auto|openblas|js --threads N --json`.
+ * --blas auto|native|openblas|js --threads N --json`.
  */
 export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; engine: EngineChoice; json: boolean } => {
   let o: { -readonly [K in keyof RlOptions]?: RlOptions[K] } = {}
@@ -518,7 +518,7 @@ export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; 
       o.variants = vs
     } else if (flag === "--blas") {
       const v = value()
-      if (v !== "auto" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, openblas or js, got ${String(v)}`)
+      if (v !== "auto" && v !== "native" && v !== "openblas" && v !== "js") throw new InvalidArgumentError("--blas", `must be auto, native, openblas or js, got ${String(v)}`)
       blas = v
     } else if (flag === "--threads") threads = int()
     else if (flag in rlFlagNames) (o as Record<string, number>)[rlFlagNames[flag]!] = int()

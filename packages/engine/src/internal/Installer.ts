@@ -14,7 +14,7 @@ import { sumKernel, unsortedSegmentSumKernel } from "./ReductionKernels.js"
 import { overrideGradient, overrideKernel, restoreGradient, restoreKernel, stockKernel } from "./KernelSwap.js"
 import { assertWasmInternals } from "./WasmBackend.js"
 
-export type KernelMode = { readonly kind: "openblas"; readonly addon: NativeAddon } | { readonly kind: "js" }
+export type KernelMode = { readonly kind: "addon"; readonly addon: NativeAddon } | { readonly kind: "js" }
 
 type InstallOptions = { backend: string; mode: "gradients-only" } | { backend: "wasm"; mode: "all"; matmul: KernelMode }
 
@@ -27,7 +27,7 @@ export const duetWasmKernelsActive = (): boolean => lastInstall?.mode === "all"
 
 /** The addon duet's wasm kernels run on now (undefined: JS path, stock kernels, or not wasm). */
 export const activeAddon = (): NativeAddon | undefined =>
-  lastInstall?.mode === "all" && lastInstall.matmul.kind === "openblas" ? lastInstall.matmul.addon : undefined
+  lastInstall?.mode === "all" && lastInstall.matmul.kind === "addon" ? lastInstall.matmul.addon : undefined
 
 /**
  * Runs `f` with tfjs's stock kernels and gradients, then puts duet's back (benchmarks and tests
@@ -73,11 +73,11 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
   const be = assertWasmInternals(tf.findBackend("wasm"))
   const stockMatMul = stockFunc(tf.BatchMatMul, "wasm")
   const matmul =
-    opts.matmul.kind === "openblas"
+    opts.matmul.kind === "addon"
       ? blasBatchMatMul(opts.matmul.addon, stockMatMul)
       : jsBatchMatMul(stockMatMul, stockFunc(tf.Transpose, "wasm"), be)
   names.unshift(install(tf.BatchMatMul, "wasm", matmul))
-  const addon = opts.matmul.kind === "openblas" ? opts.matmul.addon : undefined
+  const addon = opts.matmul.kind === "addon" ? opts.matmul.addon : undefined
   names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"), addon)))
   names.push(install(tf.Identity, "wasm", identityKernel(stockFunc(tf.Identity, "wasm"))))
   names.push(install(tf.GatherV2, "wasm", gatherKernel(stockFunc(tf.GatherV2, "wasm"))))

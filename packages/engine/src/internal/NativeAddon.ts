@@ -1,7 +1,8 @@
 /**
- * Loader for the optional OpenBLAS addon (build/duet_blas.node, built by scripts/build-addon.mjs
- * at install). Loading never throws: a missing or broken addon yields the reason, which the
- * engine reports while it runs the pure-JS path.
+ * Loader for the optional native addons built by scripts/build-addon.mjs at install:
+ * build/duet_native.node (duet's own GEMM, native/duet_gemm.h) and build/duet_blas.node (OpenBLAS's
+ * sgemm); the same fused kernels in both. Loading never throws: a missing or broken addon yields
+ * the reason, which the engine reports while it runs another path.
  */
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -117,14 +118,19 @@ export interface NativeAddon {
     eps: number
   ): void
   /**
-   * Most threads for a GEMM. GEMMs with M*N*K <= smallFlops (default 2e6) run on one thread; larger
-   * ones on 1 or `threads`, whichever has measured faster for their size class (the other is
-   * re-tried after 16 calls, backing off to 4096 while it keeps losing: the machines are shared,
-   * so the answer moves with the load).
+   * Most threads for a GEMM. A GEMM (batch) with batch*M*N*K below smallFlops (default 2e6) runs on
+   * one thread; a larger one is split into `threads` parts by its shape alone (batch entries, or
+   * ranges of C's rows or columns), so the same shape is always split the same way. With duet's
+   * own GEMM every C element is computed identically however it is split: results are
+   * bit-identical for any thread count. OpenBLAS's kernels differ with the sub-block shape, so
+   * there results are deterministic per thread count but not equal across counts.
    */
   setThreads(threads: number, smallFlops?: number): void
   threads(): number
-  /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64". */
+  /**
+   * `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Zen MAX_THREADS=64", or for the
+   * native addon "duet-gemm AVX-512 (duet's own GEMM, ...)".
+   */
   config(): string
 }
 
@@ -142,37 +148,47 @@ const packageRoot = (): string => {
   }
 }
 
-let cached: AddonLoad | undefined
+/** "native": duet's own GEMM (build/duet_native.node); "openblas": OpenBLAS's (build/duet_blas.node). */
+export type AddonKind = "native" | "openblas"
 
-/** Loads the addon once; later calls return the same result. */
-export const loadAddon = (): AddonLoad => {
-  if (cached !== undefined) return cached
+const files: Record<AddonKind, string> = { native: "duet_native.node", openblas: "duet_blas.node" }
+const cached = new Map<AddonKind, AddonLoad>()
+
+/** Loads an addon once; later calls return the same result. */
+export const loadAddon = (kind: AddonKind = "openblas"): AddonLoad => {
+  const hit = cached.get(kind)
+  if (hit !== undefined) return hit
+  const result = load(kind)
+  cached.set(kind, result)
+  return result
+}
+
+const load = (kind: AddonKind): AddonLoad => {
   let addonPath: string, statusPath: string
   try {
     const root = packageRoot()
-    addonPath = path.join(root, "build", "duet_blas.node")
+    addonPath = path.join(root, "build", files[kind])
     statusPath = path.join(root, "build", "addon-status.json")
   } catch (e) {
-    cached = { ok: false, reason: e instanceof Error ? e.message : String(e) }
-    return cached
+    return { ok: false, reason: e instanceof Error ? e.message : String(e) }
   }
   if (!existsSync(addonPath)) {
     let reason = `no addon at ${addonPath}`
     try {
-      const status = JSON.parse(readFileSync(statusPath, "utf8")) as { built?: boolean; reason?: string }
-      if (status.built === false && typeof status.reason === "string") reason = `addon not built: ${status.reason}`
+      const status = JSON.parse(readFileSync(statusPath, "utf8")) as Partial<Record<AddonKind, { built?: boolean; reason?: string }>>
+      const mine = status[kind]
+      if (mine?.built === false && typeof mine.reason === "string") reason = `addon not built: ${mine.reason}`
+      else if (mine === undefined) reason += " (built by an older install script; `npm run build:addon -w @duet/engine` rebuilds)"
     } catch {
       reason += " (the install script did not run; `npm run build:addon -w @duet/engine` builds it)"
     }
-    cached = { ok: false, reason }
-    return cached
+    return { ok: false, reason }
   }
   try {
     const addon = createRequire(import.meta.url)(addonPath) as NativeAddon
     addon.config()
-    cached = { ok: true, addon }
+    return { ok: true, addon }
   } catch (e) {
-    cached = { ok: false, reason: `addon failed to load: ${e instanceof Error ? e.message : String(e)}` }
+    return { ok: false, reason: `addon failed to load: ${e instanceof Error ? e.message : String(e)}` }
   }
-  return cached
 }

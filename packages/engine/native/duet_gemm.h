@@ -1,0 +1,228 @@
+// duet_gemm: duet's own single-precision GEMM for machines without OpenBLAS, compiled into the
+// addon at install (scripts/build-addon.mjs, -DDUET_OWN_GEMM, -march=native) with the C++
+// compiler the machine has.
+//
+//   C = alpha op(A) op(B) + beta C,   row-major, op(X) = X or X^T;  op(A): M x K, op(B): K x N.
+//
+// Blocked as GotoBLAS/BLIS: K in blocks of KC; per block, op(B) is packed into NR-wide column
+// panels (k-major) and op(A) into MR-tall row panels (k-major); a register-tiled MR x NR
+// micro-kernel accumulates them. Edge tiles run the same micro-kernel on zero-padded panels.
+//
+// Summation order: every C element is one accumulator, updated k = 0, 1, ..., K-1 in order (a K
+// block starts from the previous block's stored value), with one fused multiply-add per k. So an
+// element's value depends only on its row of op(A) and column of op(B), never on where it lies
+// in the tile grid; computing any sub-block of C (a range of rows or columns, e.g. on another
+// thread) gives bit-identical results. Tests check this (NativeGemm.test.ts).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define DUET_GEMM_KIND "AVX-512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define DUET_GEMM_KIND "AVX2+FMA"
+#else
+#define DUET_GEMM_KIND "generic vectors"
+#endif
+
+namespace duet_gemm {
+
+#if defined(__AVX512F__)
+constexpr int64_t MR = 8;    // rows per micro-tile
+constexpr int64_t NR = 32;   // columns per micro-tile (two 16-float vectors)
+#else
+constexpr int64_t MR = 6;    // rows per micro-tile
+constexpr int64_t NR = 16;   // columns per micro-tile (two 8-float vectors)
+#endif
+constexpr int64_t KC = 256;  // K per block: a B micro-panel (KC x NR) stays in L1
+constexpr int64_t MC = 96;   // rows per A block: MC x KC floats stay in L2
+
+// acc(MR x NR) = (first ? 0 : c) + sum_k pa[k] (x) pb[k]; c has leading dimension ldc.
+// The tile is always full-size here (edge tiles go through a padded local buffer).
+#if defined(__AVX512F__)
+static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+  __m512 acc[MR][2];
+  for (int64_t i = 0; i < MR; ++i) {
+    acc[i][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc);
+    acc[i][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc + 16);
+  }
+  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+    const __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+#pragma GCC unroll 8
+    for (int64_t i = 0; i < MR; ++i) {
+      const __m512 a = _mm512_set1_ps(pa[i]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    }
+  }
+  for (int64_t i = 0; i < MR; ++i) {
+    _mm512_storeu_ps(c + i * ldc, acc[i][0]);
+    _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
+  }
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (first) {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+  } else {
+    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  }
+  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+    const __m256 b0 = _mm256_loadu_ps(pb), b1 = _mm256_loadu_ps(pb + 8);
+    __m256 a = _mm256_broadcast_ss(pa + 0);
+    c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(pa + 1);
+    c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(pa + 2);
+    c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(pa + 3);
+    c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(pa + 4);
+    c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(pa + 5);
+    c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+#else
+// Portable: GCC/Clang vector extensions (SSE, NEON, ...). One rounding per multiply and per add;
+// the same order as above, element for element.
+typedef float V8 __attribute__((vector_size(32)));
+static_assert(NR == 16, "the generic kernel is two 8-float vectors wide");
+static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+  V8 acc[MR][2];
+  for (int64_t i = 0; i < MR; ++i) {
+    if (first) {
+      acc[i][0] = V8{} , acc[i][1] = V8{};
+    } else {
+      std::memcpy(&acc[i][0], c + i * ldc, 32);
+      std::memcpy(&acc[i][1], c + i * ldc + 8, 32);
+    }
+  }
+  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+    V8 b0, b1;
+    std::memcpy(&b0, pb, 32);
+    std::memcpy(&b1, pb + 8, 32);
+    for (int64_t i = 0; i < MR; ++i) {
+      acc[i][0] += pa[i] * b0;
+      acc[i][1] += pa[i] * b1;
+    }
+  }
+  for (int64_t i = 0; i < MR; ++i) {
+    std::memcpy(c + i * ldc, &acc[i][0], 32);
+    std::memcpy(c + i * ldc + 8, &acc[i][1], 32);
+  }
+}
+#endif
+
+// op(A)[r][k] for r in [r0, r0+MR) (zero past m), k in [k0, k0+kc) into pa (k-major, MR per k).
+static inline void PackA(const float* a, int64_t lda, bool ta, int64_t r0, int64_t m, int64_t k0, int64_t kc, float* pa) {
+  const int64_t rows = std::min(MR, m - r0);
+  if (ta) {  // op(A)[r][k] = a[k * lda + r]
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = a + (k0 + k) * lda + r0;
+      float* dst = pa + k * MR;
+      int64_t i = 0;
+      for (; i < rows; ++i) dst[i] = src[i];
+      for (; i < MR; ++i) dst[i] = 0.f;
+    }
+  } else {  // op(A)[r][k] = a[r * lda + k]: MR row streams, written k-major
+    const float* src[MR];
+    for (int64_t i = 0; i < MR; ++i) src[i] = a + (r0 + std::min(i, rows - 1)) * lda + k0;
+    for (int64_t k = 0; k < kc; ++k) {
+      float* dst = pa + k * MR;
+      for (int64_t i = 0; i < MR; ++i) dst[i] = i < rows ? src[i][k] : 0.f;
+    }
+  }
+}
+
+// op(B)[k][c] for c in [c0, c0+NR) (zero past n), k in [k0, k0+kc) into pb (k-major, NR per k).
+static inline void PackB(const float* b, int64_t ldb, bool tb, int64_t c0, int64_t n, int64_t k0, int64_t kc, float* pb) {
+  const int64_t cols = std::min(NR, n - c0);
+  if (!tb) {  // op(B)[k][c] = b[k * ldb + c]
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = b + (k0 + k) * ldb + c0;
+      float* dst = pb + k * NR;
+      int64_t j = 0;
+      for (; j < cols; ++j) dst[j] = src[j];
+      for (; j < NR; ++j) dst[j] = 0.f;
+    }
+  } else {  // op(B)[k][c] = b[c * ldb + k]: NR column streams, in k chunks that stay in L1
+    constexpr int64_t kChunk = 16;
+    for (int64_t kb = 0; kb < kc; kb += kChunk) {
+      const int64_t ke = std::min(kc, kb + kChunk);
+      for (int64_t j = 0; j < NR; ++j) {
+        if (j < cols) {
+          const float* src = b + (c0 + j) * ldb + k0;
+          for (int64_t k = kb; k < ke; ++k) pb[k * NR + j] = src[k];
+        } else {
+          for (int64_t k = kb; k < ke; ++k) pb[k * NR + j] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+// C[r0:r1, c0:c1] = op(A) op(B) over that block (alpha 1, beta 0). Rows and columns outside the
+// block are neither read nor written; each element is computed as the header says.
+inline void GemmBlock(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  (void)M, (void)N;
+  if (r1 <= r0 || c1 <= c0) return;
+  if (K == 0) {
+    for (int64_t r = r0; r < r1; ++r) std::fill(c + r * ldc + c0, c + r * ldc + c1, 0.f);
+    return;
+  }
+  const int64_t kcMax = std::min(K, KC);
+  const int64_t panels = (c1 - c0 + NR - 1) / NR;
+  thread_local std::vector<float> bufB, bufA;
+  bufB.resize(static_cast<size_t>(panels * kcMax * NR));
+  bufA.resize(static_cast<size_t>(kcMax * ((std::min(MC, r1 - r0) + MR - 1) / MR * MR)));
+  alignas(64) float tile[MR * NR];
+  for (int64_t k0 = 0; k0 < K; k0 += KC) {
+    const int64_t kc = std::min(KC, K - k0);
+    const bool first = k0 == 0;
+    for (int64_t p = 0; p < panels; ++p) PackB(b, ldb, tb, c0 + p * NR, c1, k0, kc, bufB.data() + p * kc * NR);
+    for (int64_t m0 = r0; m0 < r1; m0 += MC) {
+      const int64_t m1 = std::min(r1, m0 + MC);
+      for (int64_t r = m0; r < m1; r += MR) PackA(a, lda, ta, r, m1, k0, kc, bufA.data() + (r - m0) * kc);
+      for (int64_t p = 0; p < panels; ++p) {  // a B micro-panel stays in L1 across the A panels
+        const int64_t cs = c0 + p * NR;
+        const int64_t cols = std::min(NR, c1 - cs);
+        const float* pb = bufB.data() + p * kc * NR;
+        for (int64_t r = m0; r < m1; r += MR) {
+          const int64_t rows = std::min(MR, m1 - r);
+          const float* pa = bufA.data() + (r - m0) * kc;
+          float* cTile = c + r * ldc + cs;
+          if (rows == MR && cols == NR) {
+            MicroKernel(kc, pa, pb, cTile, ldc, first);
+          } else {
+            if (!first) {
+              for (int64_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, cTile + i * ldc, cols * sizeof(float));
+            }
+            MicroKernel(kc, pa, pb, tile, NR, first);
+            for (int64_t i = 0; i < rows; ++i) std::memcpy(cTile + i * ldc, tile + i * NR, cols * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace duet_gemm
