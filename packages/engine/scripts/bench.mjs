@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // duet engine benchmark: stock tfjs-wasm vs duet's kernels, side by side in one run.
 //   node packages/engine/scripts/bench.mjs [--json] [--groups gemm,kernels,train,decode]
-//                                          [--paths openblas,js] [--reps N] [--threads N]
+//                                          [--paths native,openblas,js] [--reps N] [--threads N]
 // Needs the built package (npx tsup in packages/engine).
 import { Bench } from "../dist/index.js"
 

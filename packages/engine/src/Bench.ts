@@ -16,6 +16,7 @@ import type { Tensor, Tensor1D, Tensor2D } from "@tensorflow/tfjs"
 import * as AdamW from "./AdamW.js"
 import * as Engine from "./Engine.js"
 import * as Ops from "./Ops.js"
+import { loadAddon } from "./internal/NativeAddon.js"
 import { BenchGpt, referenceSize, type Flavour, type GptSize } from "./internal/BenchGpt.js"
 
 export type Group = "gemm" | "kernels" | "train" | "decode"
@@ -23,7 +24,7 @@ export type Group = "gemm" | "kernels" | "train" | "decode"
 export interface Row {
   readonly group: Group
   readonly name: string
-  /** Matmul path of the duet side ("openblas", "wasm-simd" or "js-fallback"). */
+  /** Matmul path of the duet side ("duet-gemm", "openblas", "wasm-simd" or "js-fallback"). */
   readonly path: string
   /** Median milliseconds per call. */
   readonly stockMs: number
@@ -53,8 +54,8 @@ export interface Report {
 export interface Options {
   /** Groups to run (default all). */
   readonly groups?: ReadonlyArray<Group>
-  /** Matmul paths to compare with stock (default: openblas when the addon loads, and js). */
-  readonly paths?: ReadonlyArray<"openblas" | "js" | "xnnpack">
+  /** Matmul paths to compare with stock (default: native and openblas where their addons load, and js). */
+  readonly paths?: ReadonlyArray<"native" | "openblas" | "js" | "xnnpack">
   /** Timed repetitions per side (default 5; train and decode use fewer, see below). */
   readonly reps?: number
   /** BLAS threads (default: Engine's default). */
@@ -287,8 +288,7 @@ export const run = async (options: Options = {}): Promise<Report> => {
   const groups = options.groups ?? ["gemm", "kernels", "train", "decode"]
   const reps = options.reps ?? 5
   const log = options.log ?? (() => undefined)
-  const probe = await Engine.init({ backend: "wasm" })
-  const paths = options.paths ?? (probe.matmul === "openblas" ? ["openblas", "js"] : ["js"])
+  const paths = options.paths ?? [...(["native", "openblas"] as const).filter((kind) => loadAddon(kind).ok), "js" as const]
   const rows: Row[] = []
   const engines: string[] = []
   for (const blas of paths) {
