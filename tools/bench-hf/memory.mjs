@@ -3,22 +3,16 @@
 // tensors' peak bytes, the largest kernel outputs, live tensor bytes after the step (a leak shows
 // here) and the wasm heap's size (it grows, never shrinks; 4 GiB is tfjs-wasm's maximum).
 // Needs `nx run @duet/model:build` first.
-//   node tools/bench-hf/memory.mjs [--shapes 1x32,1x64,2x64,2x128,4x128] [--top 8] [--config path/to/config.json]
-import { readFileSync } from "node:fs"
+//   node tools/bench-hf/memory.mjs [--shapes 1x32,1x64,2x64,2x128,4x128] [--top 8] [--config smollm2-135m|qwen2.5-0.5b|path/to/config.json]
 import { Engine, tf } from "@duet/engine"
-import { AdamW, Hf, Llama } from "@duet/model"
+import { AdamW, HfBench, Llama } from "@duet/model"
 
 const arg = (k, d) => {
   const i = process.argv.indexOf(`--${k}`)
   return i < 0 ? d : process.argv[i + 1]
 }
-const smollm2_135m = {
-  model_type: "llama", vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30,
-  num_attention_heads: 9, num_key_value_heads: 3, max_position_embeddings: 8192, rms_norm_eps: 1e-5,
-  rope_theta: 100000, tie_word_embeddings: true
-}
-const cfgPath = arg("config", undefined)
-const config = Hf.parseConfig(cfgPath ? JSON.parse(readFileSync(cfgPath, "utf8")) : smollm2_135m, cfgPath ?? "smollm2-135m")
+// A preset of HfBench.presets (smollm2-135m, qwen2.5-0.5b, qwen2.5-1.5b) or a config.json path.
+const { config } = HfBench.resolveConfig(arg("config", "smollm2-135m"))
 const shapes = arg("shapes", "1x32,1x64,2x64,2x128,4x128").split(",").map((s) => s.split("x").map(Number))
 const top = Number(arg("top", 8))
 const GiB = (n) => `${(n / 2 ** 30).toFixed(2)} GiB`
