@@ -81,10 +81,10 @@ export interface Started {
  */
 export const start = (
   recipe: Recipe,
-  options: { readonly backend?: BackendName; readonly blas?: BlasChoice; readonly reporter?: Reporter; readonly reference?: boolean } = {}
+  options: { readonly backend?: BackendName; readonly blas?: BlasChoice; readonly threads?: number; readonly reporter?: Reporter; readonly reference?: boolean } = {}
 ) =>
   Effect.gen(function* () {
-    yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: 1, ...(options.blas ? { blas: options.blas } : {}) }))
+    yield* wrapPromise("engine", () => Engine.init({ backend: options.backend ?? "auto", threads: options.threads ?? 1, ...(options.blas ? { blas: options.blas } : {}) }))
     const setup = yield* asTrainError(Setup.make(recipe))
     const policy = yield* asTrainError(PolicyStore.make(recipe, setup).init(recipe.seed))
     yield* warmStart(recipe, setup, policy, options.reporter ?? silent)

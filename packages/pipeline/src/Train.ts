@@ -47,15 +47,14 @@ export interface TrainOptions {
   /** Continue from the run directory's latest checkpoint (error if it has none). */
   readonly resume?: boolean
   readonly backend?: BackendName
-  /** Matmul path on wasm (default "auto": OpenBLAS when its addon loads; env DUET_BLAS=0 forces JS). */
+  /** Matmul path on wasm (default "auto": duet's native GEMM, else OpenBLAS, else wasm; env DUET_BLAS decides "auto"). */
   readonly blas?: BlasChoice
   readonly reporter?: Reporter
   /** Stop after this many RL steps in this invocation (tests of resume). */
   readonly stopAfter?: number
   /**
-   * BLAS threads (default 1). One thread makes runs bit-reproducible (multi-threaded sgemm sums in
-   * an order that depends on the thread count, which the engine adapts to the load); the default
-   * model's GEMMs are small enough that a second thread buys little.
+   * GEMM threads (default 1). Large GEMMs are split by shape alone, so a run is reproducible with
+   * any count: on duet's native GEMM bit-identical for every count, on OpenBLAS for the same count.
    */
   readonly threads?: number
   /**

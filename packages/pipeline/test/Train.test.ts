@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, existsSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Recipe, RunDir, Train } from "../src/index.js"
+import { blasPaths } from "./BlasPaths.js"
 
 /**
  * One-digit addition and a short, weak warm start (training reward ~0.3 at temperature 1): RL has
@@ -64,6 +65,25 @@ describe("Train.train (end to end, tiny model)", () => {
     // Bit-identical: one BLAS thread, and a loaded policy keeps the canonical parameter order (the
     // global grad norm sums in that order).
     expect(b.map((r) => r["actor/grad_norm"])).toEqual(a.map((r) => r["actor/grad_norm"]))
+  }, 300_000)
+
+  it("on duet's native GEMM, 2 threads give the same metrics as 1, bit for bit", async () => {
+    const paths = await blasPaths()
+    if (!paths.includes("native")) return // no C++ compiler here (CI requires the addon)
+    const runs = []
+    for (const threads of [1, 2]) {
+      const dir = tmp()
+      // Wider rows so the update's GEMMs pass the split threshold (2e6 multiply-adds).
+      await Effect.runPromise(Train.train(recipeWith("rl.steps=3", "rl.promptsPerStep=256"), { runDir: dir, blas: "native", threads }))
+      runs.push(
+        readFileSync(join(dir, "metrics.jsonl"), "utf8")
+          .split("\n")
+          .filter((l) => l.trim() !== "")
+          .map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as Record<string, unknown>).filter(([k]) => !/time|timing|throughput|elapsed|wall/i.test(k))))
+      )
+    }
+    expect(runs[1]!.length).toBeGreaterThan(4)
+    expect(runs[1]).toEqual(runs[0])
   }, 300_000)
 
   it("--resume without a checkpoint is a clear error", async () => {

@@ -26,6 +26,12 @@ const setFlag = Flag.String("set").pipe(
   Flag.withDescription("override a recipe field, e.g. --set rl.steps=50 --set rl.estimator.kind=rloo (repeatable)"),
   Flag.atLeast(0)
 )
+const threadsFlag = Flag.Int("threads").pipe(
+  Flag.withDescription(
+    "GEMM threads (default 1). Large GEMMs are split by shape alone: on duet's native GEMM (the default path) the metrics are bit-identical for any count; on OpenBLAS the same count gives the same metrics"
+  ),
+  Flag.withDefault(1)
+)
 const outFlag = Flag.String("out").pipe(Flag.withDescription("run directory (default runs/<recipe name>-<time>)"), Flag.optional)
 const backendFlag = Flag.Literals("backend", backends).pipe(
   Flag.withDescription("tfjs backend: auto picks tfjs-node-gpu/tfjs-node when installed, else wasm with duet's kernels"),
@@ -102,6 +108,7 @@ const run = (mode: "train" | "sft") =>
     readonly out: Option.Option<string>
     readonly resume: boolean
     readonly backend: (typeof backends)[number]
+    readonly threads: number
     readonly init?: Option.Option<string>
     readonly model?: Option.Option<string>
   }) =>
@@ -123,7 +130,8 @@ const run = (mode: "train" | "sft") =>
       reporter.log(`duet ${mode}: recipe "${recipe.name}" -> ${runDir}`)
       const initFrom = flags.init === undefined ? undefined : Option.getOrUndefined(flags.init)
       if (initFrom !== undefined && flags.resume) return yield* new InputError({ message: "--init starts a new run; it cannot be combined with --resume" })
-      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, reporter, plugins: trainer.plugins, ...(initFrom ? { initFrom } : {}) }).pipe(
+      if (!(flags.threads >= 1)) return yield* new InputError({ message: `--threads must be at least 1; got ${flags.threads}` })
+      const summary = yield* Train.train(recipe, { runDir, resume: flags.resume, backend: flags.backend, threads: flags.threads, reporter, plugins: trainer.plugins, ...(initFrom ? { initFrom } : {}) }).pipe(
         Effect.mapError((e) => new InputError({ message: e.message })),
         Effect.ensuring(Effect.sync(() => reporter.done())),
         Effect.onInterrupt(() =>
@@ -150,6 +158,7 @@ export const train = Command.make(
     out: outFlag,
     resume: Flag.Boolean("resume").pipe(Flag.withDescription("continue the run in --out from its latest checkpoint"), Flag.withDefault(false)),
     backend: backendFlag,
+    threads: threadsFlag,
     init: Flag.String("init").pipe(
       Flag.withDescription("start RL from this checkpoint directory (e.g. a `duet sft` run's checkpoints/step-000000) instead of the recipe's SFT"),
       Flag.optional
@@ -182,7 +191,8 @@ export const sft = Command.make(
     set: setFlag,
     out: outFlag,
     resume: Flag.Boolean("resume").pipe(Flag.withDescription("(unused for sft)"), Flag.withDefault(false), Flag.withHidden),
-    backend: backendFlag
+    backend: backendFlag,
+    threads: threadsFlag
   },
   run("sft")
 ).pipe(
