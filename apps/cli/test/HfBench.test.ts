@@ -48,14 +48,15 @@ describe("duet bench --model", () => {
     }, 60_000)
   }
 
-  it.concurrent("bad input: an unknown preset, a directory without config.json, a bad config field: named, exit 2", async () => {
+  it.concurrent("bad input: an unknown preset, a directory without config.json, a bad config field: named, exit 2; a 1.5B model on wasm: refused by the arithmetic", async () => {
     const empty = mkdtempSync(join(tmpdir(), "duet-bench-"))
     const badConfig = join(empty, "bad.json")
     writeFileSync(badConfig, JSON.stringify({ model_type: "llama", vocab_size: 0, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 64 }))
-    const [preset, dir, bad] = await Promise.all([
+    const [preset, dir, bad, big] = await Promise.all([
       duet(["--model-config", "gpt-17b"]),
       duet(["--model", empty]),
-      duet(["--model-config", badConfig])
+      duet(["--model-config", badConfig]),
+      duet(["--model-config", "qwen2.5-1.5b", "--json"])
     ])
     expect(preset.code).toBe(2)
     expect(preset.err).toContain("gpt-17b")
@@ -64,5 +65,10 @@ describe("duet bench --model", () => {
     expect(dir.err).toContain(join(empty, "config.json"))
     expect(bad.code).toBe(2)
     expect(bad.err).toContain(`${badConfig}: vocab_size`)
+    // 1.5B float32 weights (5.75 GiB) cannot live on the 4 GiB wasm heap: said up front, exit 0.
+    expect(big.code, big.err).toBe(0)
+    const failures = (JSON.parse(big.out) as { failures: Array<{ phase: string; message: string }> }).failures
+    expect(failures[0]).toMatchObject({ phase: "init" })
+    expect(failures[0]!.message).toContain("exceed the wasm heap")
   }, 60_000)
 })

@@ -191,6 +191,9 @@ const heapBytes = (): number | undefined => {
   return b?.wasm?.HEAPU8?.length
 }
 
+/** tfjs-wasm's most memory (65536 pages of 64 KiB, wasm32). */
+export const WASM_HEAP_MAX = 2 ** 32
+
 const firstLine = (e: unknown): string => String(e instanceof Error ? e.message : e).split("\n")[0]!
 
 /**
@@ -217,11 +220,21 @@ export const run = async (source: Source, overrides: Partial<HfBenchOptions> = {
   const rng = Rng.seeded(o.seed)
   const t0 = performance.now()
   let policy: Llama.Policy | undefined
-  try {
-    policy = "dir" in source ? (await Hf.load(source.dir)).policy : Llama.init(config, o.seed)
-  } catch (e) {
-    if (e instanceof Hf.HfError) throw e
-    failures.push({ phase: "init", message: firstLine(e) })
+  // tfjs-wasm's heap stops at 4 GiB, and a tensor allocated past it is not refused: init "succeeds"
+  // and the first kernel fails with "memory access out of bounds" (measured: Qwen2.5-1.5B). So the
+  // arithmetic decides first: float32 weights (4 bytes per parameter) must fit, and training needs
+  // gradients and AdamW's two moments beside them (16 bytes per parameter) before any activation.
+  const wasm = tf.getBackend() === "wasm"
+  const gib = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`
+  if (wasm && 4 * parameters >= WASM_HEAP_MAX) {
+    failures.push({ phase: "init", message: `float32 weights (${gib(4 * parameters)}) exceed the wasm heap's ${gib(WASM_HEAP_MAX)}: use tfjs-node(-gpu)` })
+  } else {
+    try {
+      policy = "dir" in source ? (await Hf.load(source.dir)).policy : Llama.init(config, o.seed)
+    } catch (e) {
+      if (e instanceof Hf.HfError) throw e
+      failures.push({ phase: "init", message: firstLine(e) })
+    }
   }
   const initMs = performance.now() - t0
   noteHeap("init")
@@ -257,13 +270,23 @@ export const run = async (source: Source, overrides: Partial<HfBenchOptions> = {
         }
         noteHeap("decode")
       }
-      if (!o.skipTrain) {
+      if (!o.skipTrain && wasm && 16 * parameters >= WASM_HEAP_MAX) {
+        failures.push({
+          phase: "train",
+          message: `weights + gradients + AdamW moments (${gib(16 * parameters)}, 16 bytes per parameter) exceed the wasm heap's ${gib(WASM_HEAP_MAX)} before any activation: use tfjs-node(-gpu)`
+        })
+        log(`train skipped: ${failures.at(-1)!.message}`)
+      } else if (!o.skipTrain) {
         let state: AdamW.AdamWState | undefined
         try {
           const prompts = Array.from({ length: o.batch }, () => Int32Array.of(rng.int(V)))
           const completions = Array.from({ length: o.batch }, () => Int32Array.from({ length: o.seq }, () => rng.int(V)))
           const opt = AdamW.makeConfig({ lr: 1e-5 })
-          state = AdamW.init(p.params)
+          try {
+            state = AdamW.init(p.params)
+          } catch (e) {
+            throw new Error(`AdamW moments (${((8 * parameters) / 2 ** 30).toFixed(2)} GiB): ${firstLine(e)}`)
+          }
           const st = state
           let loss = NaN
           const step = () => {
