@@ -8,6 +8,13 @@
 // dims: tools/bench-rl/peer.py. Method and results: docs/benchmarks.md.
 import { Bench } from "@duet/model"
 
+if (process.argv.includes("--help")) {
+  console.log(`usage: node tools/bench-rl/bench-rl.mjs [--size default|ref] [--prompts 256] [--group 2] [--max-tokens 8]
+  [--skip] [--variants stock,duet,duet:native,duet:openblas,duet:js,duet:xnnpack] [--blas auto|native|openblas|js]
+  [--threads N] [--rounds N] [--no-breakdown] [--json]
+(also --dim --layers --heads --vocab --seq --prompt-min --prompt-max; the same as \`duet bench --rl\`)`)
+  process.exit(0)
+}
 try {
   await Bench.rlCli(process.argv.slice(2))
 } catch (e) {

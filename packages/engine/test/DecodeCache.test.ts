@@ -142,6 +142,19 @@ for (const p of paths) {
       )
     })
 
+    it("a cache made after a disposed one (its arrays reused) reads only what it wrote", () => {
+      const opts = { layers: 1, batch: 2, heads: 1, headDim: 2, capacity: 3, scale: 1 }
+      const dirty = DecodeCache.make(opts)
+      dirty.prefill(0, tf.fill([2, 1, 3, 2], Number.NaN) as tf.Tensor4D, tf.fill([2, 1, 3, 2], Number.NaN) as tf.Tensor4D)
+      dirty.dispose()
+      const cache = DecodeCache.make(opts)
+      cache.prefill(0, tf.tensor4d([1, 0, 0, 1], [2, 1, 1, 2]), tf.tensor4d([2, 4, 6, 8], [2, 1, 1, 2]))
+      const out = cache.attend(0, tf.tensor2d([[0, 0], [0, 0]]), tf.tensor2d([[1, 0], [0, 1]]), tf.tensor2d([[4, 6], [8, 10]]), Int32Array.of(0, 1), 1)
+      // equal scores at positions 0 and 1: the mean of each row's two values
+      expect(Array.from(out.dataSync())).toEqual([3, 5, 7, 9])
+      cache.dispose()
+    })
+
     it("worked example: two positions, equal scores -> mean of the values", () => {
       const cache = DecodeCache.make({ layers: 1, batch: 1, heads: 1, headDim: 2, capacity: 2 })
       const zero = tf.tensor2d([[0, 0]])
