@@ -23,8 +23,8 @@ export const command = Command.make(
     seq: int("seq", "sequence length (default 64)"),
     decodeBatch: int("decode-batch", "rows decoded together (default 256)"),
     rounds: int("rounds", "alternating stock/duet rounds (default 5)"),
-    blas: Flag.Literals("blas", ["auto", "openblas", "js"] as const).pipe(
-      Flag.withDescription("duet's matmul path: the OpenBLAS addon, js (no system library: duet's wasm SIMD kernels), or auto"),
+    blas: Flag.Literals("blas", ["auto", "native", "openblas", "js"] as const).pipe(
+      Flag.withDescription("duet's matmul path: native (duet's own GEMM, built at install), openblas (the OpenBLAS addon), js (no compiler: duet's wasm SIMD kernels), or auto (the first that loads, in that order)"),
       Flag.withDefault("auto" as const)
     ),
     rl: Flag.Boolean("rl").pipe(
@@ -130,10 +130,10 @@ export const command = Command.make(
   Command.withExamples([
     { command: "duet bench", description: "the reference model (0.81M params, B=32, T=64)" },
     { command: "duet bench --dim 256 --layers 6 --json", description: "a bigger model, JSON out" },
-    { command: "duet bench --blas js --gemm", description: "the no-OpenBLAS path (wasm SIMD kernels), plus the GEMM table" },
+    { command: "duet bench --blas js --gemm", description: "the no-compiler path (wasm SIMD kernels), plus the GEMM table" },
     { command: "duet bench --model-config smollm2-135m", description: "a SmolLM2-135M-shaped Llama, random weights: train (4 x 128) and decode (8 x 32) tokens/s, peak memory" },
     { command: "duet bench --model ./my-model --batch 2 --seq 256 --json", description: "an HF directory's own weights, JSON out" },
     { command: "duet bench --rl", description: "a whole RL step (512 rollouts, update) of the default recipe's model, duet beside stock" },
-    { command: "duet bench --rl --size ref --skip --blas js", description: "the 0.81M model, zero-advantage rows skipped, without OpenBLAS" }
+    { command: "duet bench --rl --size ref --skip --blas js", description: "the 0.81M model, zero-advantage rows skipped, on the wasm SIMD kernels" }
   ])
 )
