@@ -25,7 +25,8 @@ const addons = [["native", "duet_native.node"], ["openblas", "duet_blas.node"]]
   .map(([name, f]) => ({ name, addon: require(build + f) }))
 if (addons.length === 0) throw new Error(`no addon in ${build}; run npm run build:addon -w @duet/engine`)
 
-// [label, transA, transB, M, N, K, batch]: forward, input gradient, weight gradient, attention.
+// [label, transA, transB, M, N, K, batch]: forward, input gradient, weight gradient, attention;
+// and SmolLM2-135M's decode (8 rows) and training products (Hugging Face linears: B transposed).
 const shapes = [
   ["default fwd  x W1    ", false, false, 7168, 384, 96, 1],
   ["default bwd  dY W1^T ", false, true, 7168, 96, 384, 1],
@@ -36,12 +37,16 @@ const shapes = [
   ["ref attn     Q K^T   ", false, true, 64, 64, 32, 128],
   ["ref attn     P V     ", false, false, 64, 32, 64, 128],
   ["decode       x W1    ", false, false, 512, 512, 128, 1],
-  ["decode       x Wqkv  ", false, false, 256, 384, 128, 1]
+  ["decode       x Wqkv  ", false, false, 256, 384, 128, 1],
+  ["135M decode  x Wq^T  ", false, true, 8, 576, 576, 1],
+  ["135M decode  x Wup^T ", false, true, 8, 1536, 576, 1],
+  ["135M decode  x E^T   ", false, true, 8, 49152, 576, 1],
+  ["135M train   x Wup^T ", false, true, 512, 1536, 576, 1]
 ]
-const heap = new Float32Array(48 << 20)
+const heap = new Float32Array(192 << 20)
 let s = 7
 for (let i = 0; i < heap.length; i++) heap[i] = ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5
-const A = 0, B = 12 << 20, C = 24 << 20, C2 = 36 << 20
+const A = 0, B = 12 << 20, C = 48 << 20, C2 = 96 << 20
 const call = (addon, [, ta, tb, M, N, K, batch], c) =>
   addon.sgemm(heap.buffer, ta, tb, M, N, K, 1, 0, batch, A, M * K, ta ? M : K, B, K * N, tb ? K : N, c, M * N, N)
 const timeOne = (addon, sh) => {

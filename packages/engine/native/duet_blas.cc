@@ -309,8 +309,8 @@ Napi::Value SgemmOffsets(const Napi::CallbackInfo& info) {
     CheckRange(env, h, cOffs[i], cExt, "C");
   }
   float* d = h.data;
-  GemmBatch(ta, tb, M, N, K, alpha, beta, static_cast<int64_t>(batch), [&](int64_t i) { return d + aOffs[i]; }, lda,
-            [&](int64_t i) { return d + bOffs[i]; }, ldb, [&](int64_t i) { return d + cOffs[i]; }, ldc);
+  GemmBatch(ta, tb, M, N, K, alpha, beta, static_cast<int64_t>(batch), [&](int64_t i) { return d + aOffs[static_cast<size_t>(i)]; }, lda,
+            [&](int64_t i) { return d + bOffs[static_cast<size_t>(i)]; }, ldb, [&](int64_t i) { return d + cOffs[static_cast<size_t>(i)]; }, ldc);
   return env.Undefined();
 }
 

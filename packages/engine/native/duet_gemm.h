@@ -12,7 +12,9 @@
 // block starts from the previous block's stored value), with one fused multiply-add per k. So an
 // element's value depends only on its row of op(A) and column of op(B), never on where it lies
 // in the tile grid; computing any sub-block of C (a range of rows or columns, e.g. on another
-// thread) gives bit-identical results. Tests check this (NativeGemm.test.ts).
+// thread) gives bit-identical results. Tests check this (NativeGemm.test.ts). One exception to the
+// blocking, not to the rule: a GEMM with at most kDotRows rows times a large transposed B runs as
+// dot products (DotBlock below), each also summed in an order fixed by K.
 #pragma once
 
 #include <algorithm>
@@ -179,14 +181,96 @@ static inline void PackB(const float* b, int64_t ldb, bool tb, int64_t c0, int64
   }
 }
 
+// Few rows times a transposed B (decode: a handful of rows against a weight stored [out, in], as
+// Hugging Face linears are): packing B would transpose the whole weight on every call, so instead
+// each C element is a dot product of two contiguous rows, A[r] and B[c], read where they lie. Lane
+// l of a vector accumulator sums k = l, l + W, l + 2W, ... with one FMA each, the lanes are then
+// added in index order and the K % W tail last, in order: fixed by K alone, so any split of C
+// still gives the same bits. Used when the whole GEMM (not a sub-block) has M <= kDotRows and B
+// is weight-sized (N * K >= kDotMinB): below that, packing is cheap and the blocked kernel runs.
+constexpr int64_t kDotRows = 16;
+constexpr int64_t kDotMinB = int64_t{1} << 18;
+
+#if defined(__AVX512F__)
+typedef __m512 DotVec;
+constexpr int64_t kDotW = 16;
+static inline DotVec DotZero() { return _mm512_setzero_ps(); }
+static inline DotVec DotFma(const float* x, const float* y, DotVec acc) { return _mm512_fmadd_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(y), acc); }
+static inline DotVec DotFmaV(DotVec x, const float* y, DotVec acc) { return _mm512_fmadd_ps(x, _mm512_loadu_ps(y), acc); }
+static inline DotVec DotLoad(const float* x) { return _mm512_loadu_ps(x); }
+static inline void DotStore(float* out, DotVec v) { _mm512_storeu_ps(out, v); }
+#elif defined(__AVX2__) && defined(__FMA__)
+typedef __m256 DotVec;
+constexpr int64_t kDotW = 8;
+static inline DotVec DotZero() { return _mm256_setzero_ps(); }
+static inline DotVec DotFma(const float* x, const float* y, DotVec acc) { return _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(y), acc); }
+static inline DotVec DotFmaV(DotVec x, const float* y, DotVec acc) { return _mm256_fmadd_ps(x, _mm256_loadu_ps(y), acc); }
+static inline DotVec DotLoad(const float* x) { return _mm256_loadu_ps(x); }
+static inline void DotStore(float* out, DotVec v) { _mm256_storeu_ps(out, v); }
+#else
+typedef V8 DotVec;
+constexpr int64_t kDotW = 8;
+static inline DotVec DotZero() { return V8{}; }
+static inline DotVec DotLoad(const float* x) { V8 v; std::memcpy(&v, x, 32); return v; }
+static inline DotVec DotFmaV(DotVec x, const float* y, DotVec acc) { return acc + x * DotLoad(y); }
+static inline DotVec DotFma(const float* x, const float* y, DotVec acc) { return DotFmaV(DotLoad(x), y, acc); }
+static inline void DotStore(float* out, DotVec v) { std::memcpy(out, &v, 32); }
+#endif
+
+// The lanes added in index order, then the tail k in [kv, K) in order.
+static inline float DotFinish(DotVec acc, const float* x, const float* y, int64_t kv, int64_t K) {
+  alignas(64) float lanes[kDotW];
+  DotStore(lanes, acc);
+  float sum = 0.f;
+  for (int64_t l = 0; l < kDotW; ++l) sum += lanes[l];
+  for (int64_t k = kv; k < K; ++k) sum += x[k] * y[k];
+  return sum;
+}
+
+// out[j] = dot(x, y_j) for four rows y_0..y_3 at once (x loaded once per k step); the same order
+// per element as one at a time.
+static inline void Dot4(const float* x, const float* y0, const float* y1, const float* y2, const float* y3, int64_t K,
+                        float* out, int64_t stride) {
+  DotVec a0 = DotZero(), a1 = DotZero(), a2 = DotZero(), a3 = DotZero();
+  int64_t k = 0;
+  for (; k + kDotW <= K; k += kDotW) {
+    const DotVec xv = DotLoad(x + k);
+    a0 = DotFmaV(xv, y0 + k, a0), a1 = DotFmaV(xv, y1 + k, a1), a2 = DotFmaV(xv, y2 + k, a2), a3 = DotFmaV(xv, y3 + k, a3);
+  }
+  out[0] = DotFinish(a0, x, y0, k, K), out[stride] = DotFinish(a1, x, y1, k, K);
+  out[2 * stride] = DotFinish(a2, x, y2, k, K), out[3 * stride] = DotFinish(a3, x, y3, k, K);
+}
+
+static inline float DotRow(const float* x, const float* y, int64_t K) {
+  DotVec acc = DotZero();
+  int64_t k = 0;
+  for (; k + kDotW <= K; k += kDotW) acc = DotFma(x + k, y + k, acc);
+  return DotFinish(acc, x, y, k, K);
+}
+
+// C[r0:r1, c0:c1] = A B^T over that block, by DotRow (A: M x K row-major, B: N x K row-major).
+inline void DotBlock(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t K,
+                     int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  int64_t col = c0;
+  for (; col + 4 <= c1; col += 4) {  // four rows of B, read once, used for every row of A
+    const float* y = b + col * ldb;
+    for (int64_t r = r0; r < r1; ++r) Dot4(a + r * lda, y, y + ldb, y + 2 * ldb, y + 3 * ldb, K, c + r * ldc + col, 1);
+  }
+  for (; col < c1; ++col)
+    for (int64_t r = r0; r < r1; ++r) c[r * ldc + col] = DotRow(a + r * lda, b + col * ldb, K);
+}
+
 // C[r0:r1, c0:c1] = op(A) op(B) over that block (alpha 1, beta 0). Rows and columns outside the
 // block are neither read nor written; each element is computed as the header says.
 inline void GemmBlock(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* a, int64_t lda, const float* b,
                       int64_t ldb, float* c, int64_t ldc, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-  (void)M, (void)N;
   if (r1 <= r0 || c1 <= c0) return;
   if (K == 0) {
     for (int64_t r = r0; r < r1; ++r) std::fill(c + r * ldc + c0, c + r * ldc + c1, 0.f);
+    return;
+  }
+  if (!ta && tb && M <= kDotRows && N * K >= kDotMinB) {  // by the whole GEMM's shape: every part agrees
+    DotBlock(a, lda, b, ldb, c, ldc, K, r0, r1, c0, c1);
     return;
   }
   const int64_t kcMax = std::min(K, KC);

@@ -95,6 +95,28 @@ describe.skipIf(!native.ok)("duet's own GEMM (native addon)", () => {
     )
   })
 
+  it("few rows times a large transposed B (the dot-product path): right, and the same bits however split", () => {
+    for (const c of [
+      { ta: false, tb: true, M: 1, N: 700, K: 400, batch: 1 },
+      { ta: false, tb: true, M: 8, N: 1031, K: 577, batch: 1 }, // K off the vector width, N off 4
+      { ta: false, tb: true, M: 16, N: 2048, K: 130, batch: 2 }
+    ]) {
+      addon.setThreads(1)
+      const l = layout(c, c.N, Number.NaN)
+      gemm(addon, c, l)
+      const one = heap.slice(l.cOff, l.end)
+      for (let t = 0; t < 300; t++) {
+        const i = t % c.batch, r = (t * 7919) % c.M, col = (t * 104729) % c.N
+        const want = reference(c, l, i, r, col)
+        expect(Math.abs(heap[l.cOff + i * l.cSize + r * c.N + col]! - want.value)).toBeLessThanOrEqual(1e-6 * want.scale)
+      }
+      addon.setThreads(3, 0)
+      heap.fill(Number.NaN, l.cOff, l.end)
+      gemm(addon, c, l)
+      expect(heap.subarray(l.cOff, l.end).every((v, j) => Object.is(v, one[j]))).toBe(true)
+    }
+  })
+
   it("applies alpha and beta", () => {
     const c: Case = { ta: false, tb: true, M: 13, N: 21, K: 300, batch: 2 }
     addon.setThreads(1)
