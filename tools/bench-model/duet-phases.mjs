@@ -10,9 +10,8 @@
 // Medians over --rounds (5) after one warm-up of each. Build first (see bench-model.mjs).
 // Run: node tools/bench-model/duet-phases.mjs [--blas auto|native|openblas|js] [--rounds N] [--json]
 //      [--dim 128 --layers 4 --heads 4 --vocab 32 --batch 32 --seq 64 --decode-batch 256 --prompt-length 8]
-import { Rng } from "@duet/core"
 import { Engine, tf } from "@duet/engine"
-import { AdamW, Gpt, Sampler } from "@duet/model"
+import { AdamW, Bench, Gpt, Sampler } from "@duet/model"
 
 const o = { dim: 128, layers: 4, heads: 4, vocab: 32, batch: 32, seq: 64, decodeBatch: 256, promptLength: 8, rounds: 5, blas: "auto", json: false }
 const names = { "--dim": "dim", "--layers": "layers", "--heads": "heads", "--vocab": "vocab", "--batch": "batch", "--seq": "seq", "--decode-batch": "decodeBatch", "--prompt-length": "promptLength", "--rounds": "rounds" }
@@ -49,16 +48,7 @@ const time = (f, cpu) => {
 }
 
 const trainInfo = await Engine.init({ backend: "wasm", kernels: "duet", blas: o.blas })
-const config = Gpt.makeConfig({ vocabSize: o.vocab, blockSize: o.seq, nLayer: o.layers, nHead: o.heads, nEmbd: o.dim })
-const rng = Rng.seeded(1234)
-const tokens = Int32Array.from({ length: o.batch * (o.seq + 1) }, () => rng.int(o.vocab))
-const inputs = new Int32Array(o.batch * o.seq)
-const targets = new Int32Array(o.batch * o.seq)
-for (let b = 0; b < o.batch; b++) {
-  inputs.set(tokens.subarray(b * (o.seq + 1), b * (o.seq + 1) + o.seq), b * o.seq)
-  targets.set(tokens.subarray(b * (o.seq + 1) + 1, (b + 1) * (o.seq + 1)), b * o.seq)
-}
-const prompts = Array.from({ length: o.decodeBatch }, () => Int32Array.from({ length: o.promptLength }, () => rng.int(o.vocab)))
+const { config, inputs, targets, prompts } = Bench.workload(o)
 const policy = Gpt.init(config, 7)
 const x = tf.tensor2d(inputs, [o.batch, o.seq], "int32")
 const y = tf.tensor2d(targets, [o.batch, o.seq], "int32")

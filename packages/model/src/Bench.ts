@@ -173,6 +173,27 @@ export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions;
   return { options: makeOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), decodeThreads }, json }
 }
 
+/**
+ * The benchmark's model config and data: a (batch, seq) block of random tokens as inputs and their
+ * next tokens as targets, and `decodeBatch` random prompts (seed 1234). Shared with the tools/ scripts
+ * that time the same workload in phases.
+ */
+export const workload = (
+  o: Pick<BenchOptions, "vocab" | "seq" | "layers" | "heads" | "dim" | "batch" | "decodeBatch" | "promptLength">
+): { config: Gpt.GptConfig; inputs: Int32Array; targets: Int32Array; prompts: Int32Array[] } => {
+  const config = Gpt.makeConfig({ vocabSize: o.vocab, blockSize: o.seq, nLayer: o.layers, nHead: o.heads, nEmbd: o.dim })
+  const rng = Rng.seeded(1234)
+  const tokens = Int32Array.from({ length: o.batch * (o.seq + 1) }, () => rng.int(o.vocab))
+  const inputs = new Int32Array(o.batch * o.seq)
+  const targets = new Int32Array(o.batch * o.seq)
+  for (let b = 0; b < o.batch; b++) {
+    inputs.set(tokens.subarray(b * (o.seq + 1), b * (o.seq + 1) + o.seq), b * o.seq)
+    targets.set(tokens.subarray(b * (o.seq + 1) + 1, (b + 1) * (o.seq + 1)), b * o.seq)
+  }
+  const prompts = Array.from({ length: o.decodeBatch }, () => Int32Array.from({ length: o.promptLength }, () => rng.int(o.vocab)))
+  return { config, inputs, targets, prompts }
+}
+
 /** `setup` for `run` on the engine: "stock" = tfjs-wasm's own kernels, "duet" = the engine's. */
 export const engineSetup =
   (choice: EngineChoice) =>
@@ -195,16 +216,7 @@ export const run = async (
   log: (line: string) => void = () => {}
 ): Promise<BenchResult> => {
   const o = makeOptions(options)
-  const config = Gpt.makeConfig({ vocabSize: o.vocab, blockSize: o.seq, nLayer: o.layers, nHead: o.heads, nEmbd: o.dim })
-  const rng = Rng.seeded(1234)
-  const tokens = Int32Array.from({ length: o.batch * (o.seq + 1) }, () => rng.int(o.vocab))
-  const inputs = new Int32Array(o.batch * o.seq)
-  const targets = new Int32Array(o.batch * o.seq)
-  for (let b = 0; b < o.batch; b++) {
-    inputs.set(tokens.subarray(b * (o.seq + 1), b * (o.seq + 1) + o.seq), b * o.seq)
-    targets.set(tokens.subarray(b * (o.seq + 1) + 1, (b + 1) * (o.seq + 1)), b * o.seq)
-  }
-  const prompts = Array.from({ length: o.decodeBatch }, () => Int32Array.from({ length: o.promptLength }, () => rng.int(o.vocab)))
+  const { config, inputs, targets, prompts } = workload(o)
   const samples = new Map<Variant, { engine: Record<Phase, string>; train: number[]; decode: number[]; trainPeak?: number; decodePeak?: number }>()
   for (const v of o.variants) samples.set(v, { engine: { train: "", decode: "" }, train: [], decode: [] })
   const orderOf = (round: number) => (round % 2 === 0 ? o.variants : [...o.variants].reverse())
