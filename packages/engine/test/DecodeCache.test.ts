@@ -43,7 +43,8 @@ const attendRef = (K: Float64Array, V: Float64Array, q: Float32Array, b: number,
 const caseArb = fc.record({
   batch: fc.integer({ min: 1, max: 5 }),
   H: fc.integer({ min: 1, max: 3 }),
-  hd: fc.integer({ min: 1, max: 17 }),
+  // 16, 32, 64, 128: the native path's vector loops; others its plain loop
+  hd: fc.oneof(fc.integer({ min: 1, max: 17 }), fc.constantFrom(32, 64, 128)),
   capacity: fc.integer({ min: 2, max: 12 }),
   prefillLen: fc.integer({ min: 0, max: 4 }),
   scaled: fc.boolean(),
@@ -167,6 +168,31 @@ for (const p of paths) {
       tf.dispose([zero, a, b])
       cache.dispose()
     })
+
+    if (p.path === "native") {
+      it("gives the same bits on 1 and 2 threads (the (row, head) pairs split over threads)", async () => {
+        // 96 rows x 4 heads x 64 dims: from position 40 on, >= 2e6 multiply-adds a step, so split in two.
+        const [batch, H, hd, capacity] = [96, 4, 64, 48]
+        const run = async (threads: number) => {
+          await Engine.init({ backend: "wasm", blas: "native", threads })
+          const cache = DecodeCache.make({ layers: 1, batch, heads: H, headDim: hd, capacity })
+          const rows = Int32Array.from({ length: batch }, (_, i) => i)
+          let last = new Float32Array(0)
+          for (let position = 0; position < capacity; position++) {
+            const [q, k, v] = [0, 1, 2].map((i) => tf.tensor2d(randomData(batch * H * hd, 7 * position + i), [batch, H * hd])) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+            const out = cache.attend(0, q, k, v, rows, position)
+            last = out.dataSync() as Float32Array
+            tf.dispose([q, k, v, out])
+          }
+          cache.dispose()
+          return last
+        }
+        const one = await run(1)
+        const two = await run(2)
+        await p.init()
+        expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true)
+      })
+    }
 
     it("rejects a position past capacity and a row outside the batch, naming the field", () => {
       const cache = DecodeCache.make({ layers: 1, batch: 2, heads: 1, headDim: 1, capacity: 2 })
