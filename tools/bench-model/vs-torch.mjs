@@ -2,9 +2,9 @@
 // duet vs PyTorch eager on the same GPT and workload: training step and batched decode (issue 14:
 // duet train step >= 1.5x torch eager, decode >= 2x torch, same dims, same run).
 //
-// Each round runs, as separate processes, `bench-model.mjs --only duet --json --rounds 1` and
-// `peer.py --json --rounds 1` (per torch thread count), the order alternating between rounds
-// (A B, B A, ...), so a change in machine load hits both sides. Prints per-round figures, the
+// Each round runs, per thread count N, as separate processes, `bench-model.mjs --only duet --json
+// --rounds 1 --threads N --decode-threads N` and `peer.py --json --rounds 1 --threads N`, the order
+// alternating between rounds (A B, B A, ...), so a change in machine load hits both sides. Prints per-round figures, the
 // per-round ratios and their medians:
 //   train ratio  = torch train ms / duet train ms        (> 1: duet faster)
 //   decode ratio = duet decode tok/s / torch decode tok/s (> 1: duet faster)
@@ -12,7 +12,7 @@
 //
 // Build first:  npx nx run-many -t build -p @duet/core @duet/engine @duet/model
 // Run:          node tools/bench-model/vs-torch.mjs [--rounds 3] [--blas auto|native|openblas|js]
-//               [--torch-threads 2|1|1,2] [--python PATH] [dims] [--json]
+//               [--threads 2|1|1,2] [--python PATH] [dims] [--json]
 import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -37,13 +37,15 @@ const DIMS = ["--dim", "--layers", "--heads", "--vocab", "--batch", "--seq", "--
 const HELP = `usage: node tools/bench-model/vs-torch.mjs [options]
 
 Alternating rounds (A B, B A, ...) of duet (bench-model.mjs --only duet --json --rounds 1) and
-PyTorch eager (peer.py --json --rounds 1), each a separate process; per-round ratios and medians.
+PyTorch eager (peer.py --json --rounds 1), each a separate process with the same number of
+threads; per-round ratios and medians.
 
   --rounds N            rounds (3)
   --blas auto|native|openblas|js
                         duet's matmul path, passed to bench-model.mjs (auto: OpenBLAS when built)
-  --torch-threads LIST  torch intra-op threads, comma-separated: each count is its own peer run
-                        per round (2; e.g. 1,2)
+  --threads LIST        threads for both sides, comma-separated: each count is its own pair of
+                        runs per round (2; e.g. 1,2): duet's GEMM and decode-attention threads
+                        (train and decode), torch's intra-op threads
   --python PATH         Python with torch and transformers ($DUET_PYTHON or /work/pyenv/bin/python)
   --dim N --layers N --heads N --vocab N --batch N --seq N --decode-batch N --prompt-length N
                         model and workload (default: the reference model, V=32 C=128 L=4 H=4
@@ -84,7 +86,7 @@ const parse = (argv) => {
     else if (flag === "--blas") {
       o.blas = value()
       if (!["auto", "native", "openblas", "js"].includes(o.blas)) fail(`--blas must be auto, native, openblas or js, got ${o.blas}`)
-    } else if (flag === "--torch-threads") o.threads = value().split(",").map(int)
+    } else if (flag === "--threads") o.threads = value().split(",").map(int)
     else if (DIMS.includes(flag)) o.dims.push(flag, String(int(value())))
     else fail(`unknown flag ${flag} (see --help)`)
   }
@@ -113,9 +115,11 @@ const runJson = (label, cmd, args, timeout) => {
   return { json, load, wallS }
 }
 
-const duet = (o) => {
+const duet = (o, threads) => {
   const stamp = buildStamp()
-  const { json, load, wallS } = runJson("duet", process.execPath, [join(here, "bench-model.mjs"), "--only", "duet", "--json", "--rounds", "1", "--blas", o.blas, ...o.dims], o.timeout)
+  const n = String(threads)
+  const args = [join(here, "bench-model.mjs"), "--only", "duet", "--json", "--rounds", "1", "--blas", o.blas, "--threads", n, "--decode-threads", n, ...o.dims]
+  const { json, load, wallS } = runJson(`duet (${threads} threads)`, process.execPath, args, o.timeout)
   const r = json.results.find((x) => x.variant === "duet")
   return { trainMs: r.trainStepMs, trainTokS: r.trainTokensPerSec, decodeTokS: r.decodeTokensPerSec, engine: r.engine, parameters: json.parameters, load, wallS, build: stamp === buildStamp() ? stamp : `changed during the run: ${stamp}` }
 }
@@ -134,23 +138,19 @@ const median = (xs) => {
 const o = parse(process.argv.slice(2))
 const rounds = []
 for (let r = 0; r < o.rounds; r++) {
-  const round = { round: r + 1, order: r % 2 === 0 ? "duet first" : "torch first", torch: {} }
-  const runDuet = () => {
-    round.duet = duet(o)
-  }
-  const runTorch = () => {
-    for (const t of o.threads) round.torch[t] = torch(o, t)
-  }
-  if (r % 2 === 0) {
-    runDuet()
-    runTorch()
-  } else {
-    runTorch()
-    runDuet()
-  }
-  if (!o.json) {
-    const t = o.threads.map((n) => `torch(${n}) ${round.torch[n].trainMs.toFixed(0)} ms / ${round.torch[n].decodeTokS.toFixed(0)} tok/s`).join(", ")
-    console.error(`round ${r + 1} (${round.order}, load ${round.duet.load.toFixed(2)}): duet ${round.duet.trainMs.toFixed(0)} ms / ${round.duet.decodeTokS.toFixed(0)} tok/s, ${t}`)
+  const round = { round: r + 1, order: r % 2 === 0 ? "duet first" : "torch first", duet: {}, torch: {} }
+  for (const n of o.threads) {
+    if (r % 2 === 0) {
+      round.duet[n] = duet(o, n)
+      round.torch[n] = torch(o, n)
+    } else {
+      round.torch[n] = torch(o, n)
+      round.duet[n] = duet(o, n)
+    }
+    if (!o.json) {
+      const [d, t] = [round.duet[n], round.torch[n]]
+      console.error(`round ${r + 1} (${round.order}, ${n} thread${n === 1 ? "" : "s"}, load ${d.load.toFixed(2)}): duet ${d.trainMs.toFixed(0)} ms / ${d.decodeTokS.toFixed(0)} tok/s, torch ${t.trainMs.toFixed(0)} ms / ${t.decodeTokS.toFixed(0)} tok/s`)
+    }
   }
   rounds.push(round)
 }
@@ -158,13 +158,13 @@ for (let r = 0; r < o.rounds; r++) {
 const first = rounds[0]
 const summary = {}
 for (const n of o.threads) {
-  const train = rounds.map((r) => r.torch[n].trainMs / r.duet.trainMs)
-  const decode = rounds.map((r) => r.duet.decodeTokS / r.torch[n].decodeTokS)
-  const decodeLoop = rounds.map((r) => r.duet.decodeTokS / r.torch[n].decodeLoopTokS)
+  const train = rounds.map((r) => r.torch[n].trainMs / r.duet[n].trainMs)
+  const decode = rounds.map((r) => r.duet[n].decodeTokS / r.torch[n].decodeTokS)
+  const decodeLoop = rounds.map((r) => r.duet[n].decodeTokS / r.torch[n].decodeLoopTokS)
   summary[n] = {
-    duetTrainMs: median(rounds.map((r) => r.duet.trainMs)),
+    duetTrainMs: median(rounds.map((r) => r.duet[n].trainMs)),
     torchTrainMs: median(rounds.map((r) => r.torch[n].trainMs)),
-    duetDecodeTokS: median(rounds.map((r) => r.duet.decodeTokS)),
+    duetDecodeTokS: median(rounds.map((r) => r.duet[n].decodeTokS)),
     torchDecodeTokS: median(rounds.map((r) => r.torch[n].decodeTokS)),
     torchDecodeLoopTokS: median(rounds.map((r) => r.torch[n].decodeLoopTokS)),
     trainRatio: median(train),
@@ -177,25 +177,27 @@ for (const n of o.threads) {
 }
 
 if (o.json) {
-  console.log(JSON.stringify({ options: { ...o, python: undefined }, parameters: first.duet.parameters, duetEngine: first.duet.engine, torch: first.torch[o.threads[0]].version, rounds, summary }))
+  console.log(JSON.stringify({ options: { ...o, python: undefined }, parameters: first.duet[o.threads[0]].parameters, duetEngine: first.duet[o.threads[0]].engine, torch: first.torch[o.threads[0]].version, rounds, summary }))
 } else {
   const f0 = (x) => x.toLocaleString("en-US", { maximumFractionDigits: 0 })
   const f1 = (x) => x.toFixed(1)
   const f2 = (x) => `${x.toFixed(2)}x`
-  console.log(`duet (${o.blas}): ${first.duet.engine.train.split(" | ").slice(0, 2).join(" | ")}; decode: ${first.duet.engine.decode.split(" | ")[1]}`)
-  const builds = [...new Set(rounds.map((r) => r.duet.build))]
-  if (builds.length > 1 || builds[0].startsWith("changed")) console.log(`WARNING: duet's build changed between or during rounds:\n  ${rounds.map((r) => `round ${r.round}: ${r.duet.build}`).join("\n  ")}`)
-  console.log(`torch ${first.torch[o.threads[0]].version} eager, ${first.duet.parameters.toLocaleString("en-US")} params (duet) / ${first.torch[o.threads[0]].parameters.toLocaleString("en-US")} (torch)`)
+  const d0 = first.duet[o.threads[0]]
+  console.log(`duet (${o.blas}): ${d0.engine.train.split(" | ").slice(0, 2).join(" | ")}; decode: ${d0.engine.decode.split(" | ")[1]}`)
+  const buildsOf = (r) => o.threads.map((n) => r.duet[n].build)
+  const builds = [...new Set(rounds.flatMap(buildsOf))]
+  if (builds.length > 1 || builds[0].startsWith("changed")) console.log(`WARNING: duet's build changed between or during rounds:\n  ${rounds.map((r) => `round ${r.round}: ${buildsOf(r).join("; ")}`).join("\n  ")}`)
+  console.log(`torch ${first.torch[o.threads[0]].version} eager, ${d0.parameters.toLocaleString("en-US")} params (duet) / ${first.torch[o.threads[0]].parameters.toLocaleString("en-US")} (torch)`)
   for (const n of o.threads) {
     const s = summary[n]
-    console.log(`\ntorch ${n} thread${n === 1 ? "" : "s"} (decode peer: HF generate; loop = hand-written KV-cache loop)\n`)
+    console.log(`\nduet and torch on ${n} thread${n === 1 ? "" : "s"} each (decode peer: HF generate; loop = hand-written KV-cache loop)\n`)
     console.log("| round | order | load (duet / torch) | duet train ms | torch train ms | train ratio | duet decode tok/s | torch decode tok/s | decode ratio | torch loop tok/s | ratio vs loop |")
     console.log("|---|---|---|---|---|---|---|---|---|---|---|")
     for (const r of rounds) {
-      const t = r.torch[n]
+      const [d, t] = [r.duet[n], r.torch[n]]
       console.log(
-        `| ${r.round} | ${r.order} | ${r.duet.load.toFixed(2)} / ${t.load.toFixed(2)} | ${f1(r.duet.trainMs)} | ${f1(t.trainMs)} | ${f2(t.trainMs / r.duet.trainMs)} | ` +
-          `${f0(r.duet.decodeTokS)} | ${f0(t.decodeTokS)} | ${f2(r.duet.decodeTokS / t.decodeTokS)} | ${f0(t.decodeLoopTokS)} | ${f2(r.duet.decodeTokS / t.decodeLoopTokS)} |`
+        `| ${r.round} | ${r.order} | ${d.load.toFixed(2)} / ${t.load.toFixed(2)} | ${f1(d.trainMs)} | ${f1(t.trainMs)} | ${f2(t.trainMs / d.trainMs)} | ` +
+          `${f0(d.decodeTokS)} | ${f0(t.decodeTokS)} | ${f2(d.decodeTokS / t.decodeTokS)} | ${f0(t.decodeLoopTokS)} | ${f2(d.decodeTokS / t.decodeLoopTokS)} |`
       )
     }
     console.log(

@@ -130,8 +130,8 @@ export interface EngineChoice {
   readonly blas: Engine.BlasChoice
   /** BLAS threads for training (default: the engine's, all cores). */
   readonly threads?: number
-  /** BLAS threads for decoding (1: decode-sized GEMMs are fastest on one thread, ENGINE-NOTES). */
-  readonly decodeThreads: number
+  /** Threads for decoding (default: `threads`). */
+  readonly decodeThreads?: number
 }
 
 /**
@@ -144,7 +144,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions;
   let json = false
   let blas: Engine.BlasChoice = "auto"
   let threads: number | undefined
-  let decodeThreads = 1
+  let decodeThreads: number | undefined
   const int = (flag: string, raw: string | undefined): number => {
     const n = Number(raw)
     if (raw === undefined || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(flag, `needs a positive integer, got ${String(raw)}`)
@@ -170,7 +170,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): { options: BenchOptions;
     else if (flag in flagNames) (o as Record<string, number>)[flagNames[flag]!] = int(flag, value())
     else throw new InvalidArgumentError(flag, "unknown flag")
   }
-  return { options: makeOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), decodeThreads }, json }
+  return { options: makeOptions(o), engine: { blas, ...(threads === undefined ? {} : { threads }), ...(decodeThreads === undefined ? {} : { decodeThreads }) }, json }
 }
 
 /**
@@ -198,7 +198,7 @@ export const workload = (
 export const engineSetup =
   (choice: EngineChoice) =>
   async (variant: Variant, phase: Phase): Promise<string> => {
-    const threads = phase === "decode" ? choice.decodeThreads : choice.threads
+    const threads = phase === "decode" ? (choice.decodeThreads ?? choice.threads) : choice.threads
     const info = await Engine.init({ backend: "wasm", kernels: variant, blas: choice.blas, ...(threads === undefined ? {} : { threads }) })
     return info.describe()
   }
@@ -208,11 +208,11 @@ const kvCacheBytes = (c: Gpt.GptConfig, batch: number): number => 2 * c.nLayer *
 /**
  * Runs the benchmark. `setup(variant, phase)` activates that variant's kernels for the phase (e.g.
  * fewer BLAS threads for decode) and returns a description of them; it runs before every
- * measurement. Default: the engine, OpenBLAS when built, one BLAS thread for decode.
+ * measurement. Default: the engine (the native GEMM where built), its default threads for both phases.
  */
 export const run = async (
   options: Partial<BenchOptions>,
-  setup: (variant: Variant, phase: Phase) => Promise<string> = engineSetup({ blas: "auto", decodeThreads: 1 }),
+  setup: (variant: Variant, phase: Phase) => Promise<string> = engineSetup({ blas: "auto" }),
   log: (line: string) => void = () => {}
 ): Promise<BenchResult> => {
   const o = makeOptions(options)
@@ -536,8 +536,8 @@ export const parseRlArgs = (argv: ReadonlyArray<string>): { options: RlOptions; 
     else if (flag in rlFlagNames) (o as Record<string, number>)[rlFlagNames[flag]!] = int()
     else throw new InvalidArgumentError(flag, "unknown flag")
   }
-  // One BLAS thread unless asked: `duet train` trains on one (bit-reproducible runs).
-  return { options: makeRlOptions(o), engine: { blas, threads: threads ?? 1, decodeThreads: 1 }, json }
+  // One thread unless asked, as `duet train` (--threads).
+  return { options: makeRlOptions(o), engine: { blas, threads: threads ?? 1 }, json }
 }
 
 const profilePhase = async (f: () => void, reps: number): Promise<RlPhaseProfile> => {
@@ -592,7 +592,7 @@ export const rlEngineSetup =
 
 export const rlRun = async (
   options: Partial<RlOptions>,
-  setup: (variant: RlVariant, phase: Phase) => Promise<string> = rlEngineSetup({ blas: "auto", decodeThreads: 1 }),
+  setup: (variant: RlVariant, phase: Phase) => Promise<string> = rlEngineSetup({ blas: "auto", threads: 1 }),
   log: (line: string) => void = () => {}
 ): Promise<RlResult> => {
   const o = makeRlOptions(options)

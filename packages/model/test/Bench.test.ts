@@ -11,7 +11,7 @@ describe("Bench", () => {
     expect(() => Bench.parseArgs(["--dim", "x"])).toThrow(/--dim/)
     expect(() => Bench.parseArgs(["--dim", "30", "--heads", "4"])).toThrow(/--heads/)
     expect(() => Bench.parseArgs(["--fast"])).toThrow(/--fast: unknown flag/)
-    expect(Bench.parseArgs(["--blas", "js", "--threads", "2"]).engine).toEqual({ blas: "js", threads: 2, decodeThreads: 1 })
+    expect(Bench.parseArgs(["--blas", "js", "--threads", "2"]).engine).toEqual({ blas: "js", threads: 2 })
     expect(() => Bench.parseArgs(["--blas", "mkl"])).toThrow(/--blas/)
   })
 

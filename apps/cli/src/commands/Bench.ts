@@ -49,7 +49,7 @@ export const command = Command.make(
     ),
     newTokens: int("new", "with --model: new tokens per decode row (default 32)"),
     steps: int("steps", "with --model: timed training steps per round (default 1)"),
-    threads: int("threads", "with --model: BLAS threads (default 1, as duet train)"),
+    threads: int("threads", "threads for GEMMs and decode attention (default 1 with --model and --rl, as duet train; all cores otherwise)"),
     json: Flag.Boolean("json").pipe(Flag.withDescription("machine-readable output"), Flag.withDefault(false))
   },
   (flags) =>
@@ -86,7 +86,8 @@ export const command = Command.make(
           ["--heads", flags.heads],
           ["--vocab", flags.vocab],
           ["--seq", flags.seq],
-          ["--rounds", flags.rounds]
+          ["--rounds", flags.rounds],
+          ["--threads", flags.threads]
         ] as Array<[string, Option.Option<number>]>) {
           if (Option.isSome(v)) argv.push(name, String(v.value))
         }
@@ -108,7 +109,8 @@ export const command = Command.make(
         ["--batch", flags.batch],
         ["--seq", flags.seq],
         ["--decode-batch", flags.decodeBatch],
-        ["--rounds", flags.rounds]
+        ["--rounds", flags.rounds],
+        ["--threads", flags.threads]
       ]
       for (const [name, v] of pairs) if (Option.isSome(v)) argv.push(name, String(v.value))
       if (flags.json) argv.push("--json")
