@@ -688,6 +688,22 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
 }
 
 
+// addRows(heap, cOff, vOff, rows, cols): c[r, j] += v[j], in place (a linear layer's bias after
+// its GEMM: the same float additions as a separate broadcast Add).
+Napi::Value AddRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t co = Int(info, 1), vo = Int(info, 2), rows = Int(info, 3), cols = Int(info, 4);
+  if (rows < 0 || cols < 0) throw Napi::RangeError::New(env, "duet_blas.addRows: negative size");
+  CheckRange(env, h, co, rows * cols, "c");
+  CheckRange(env, h, vo, cols, "v");
+  float* c = h.data + co;
+  const float* v = h.data + vo;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) c[r * cols + j] += v[j];
+  return env.Undefined();
+}
+
 // sumRows(heap, xOff, outOff, outer, mid, inner): out[o, i] = sum_m x[o, m, i] (float64 accumulators),
 // i.e. a sum over a contiguous block of axes that is not innermost.
 Napi::Value SumRows(const Napi::CallbackInfo& info) {
@@ -833,6 +849,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("addRows", Napi::Function::New(env, AddRows));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamW", Napi::Function::New(env, AdamW));
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));

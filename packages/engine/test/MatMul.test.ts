@@ -125,6 +125,34 @@ for (const blas of blasPaths()) {
       )
     })
 
+    // Gradients on 2-D operands only: tfjs's own fused-matMul gradient does not reduce a broadcast batch.
+    it("tf.fused.matMul with a bias gives matMul then add, bit for bit, and the same gradients", () => {
+      const dims = fc.record({ M: fc.integer({ min: 1, max: 40 }), N: fc.integer({ min: 1, max: 40 }), K: fc.integer({ min: 1, max: 40 }), batch: fc.integer({ min: 0, max: 2 }) })
+      fc.assert(
+        fc.property(dims, fc.boolean(), fc.boolean(), fc.nat(), ({ M, N, K, batch }, ta, tb, seed) => {
+          const lead = batch === 0 ? [] : [batch]
+          const a = tf.tensor(randomData(size([...lead, M, K]), seed), [...lead, ...(ta ? [K, M] : [M, K])])
+          const b = tf.tensor(randomData(K * N, seed + 1), tb ? [N, K] : [K, N])
+          const bias = tf.tensor1d(randomData(N, seed + 2))
+          const bits = (t: tf.Tensor) => Buffer.from((t.dataSync() as Float32Array).slice().buffer).toString("hex")
+          const fused = tf.fused.matMul({ a, b, bias, transposeA: ta, transposeB: tb })
+          const plain = tf.add(tf.matMul(a, b, ta, tb), bias)
+          expect(fused.shape).toEqual(plain.shape)
+          expect(bits(fused)).toBe(bits(plain))
+          if (batch > 0) {
+            tf.dispose([a, b, bias, fused, plain])
+            return
+          }
+          const loss = (f: (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(f(x, w, c)))
+          const gFused = tf.grads(loss((x, w, c) => tf.fused.matMul({ a: x, b: w, bias: c, transposeA: ta, transposeB: tb })))([a, b, bias])
+          const gPlain = tf.grads(loss((x, w, c) => tf.add(tf.matMul(x, w, ta, tb), c)))([a, b, bias])
+          gFused.forEach((g, i) => expect(bits(g)).toBe(bits(gPlain[i]!)))
+          tf.dispose([a, b, bias, fused, plain, ...gFused, ...gPlain])
+        }),
+        { seed: 5, numRuns: 30 }
+      )
+    })
+
     it("K = 0 gives zeros", () => {
       const a = tf.zeros([3, 0])
       const b = tf.zeros([0, 2])

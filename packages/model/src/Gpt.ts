@@ -142,6 +142,11 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     return this.config.bias ? tf.add(y, this.p(`${name}.bias`)) : y
   }
 
+  /** `linear` as one kernel (tf.fused.matMul: on duet's engine the GEMM, then the bias added in place; same bits). */
+  private linearFused(x: tf.Tensor, name: string): tf.Tensor {
+    return tf.fused.matMul({ a: x as tf.Tensor2D, b: this.p(`${name}.weight`) as tf.Tensor2D, ...(this.config.bias ? { bias: this.p(`${name}.bias`) } : {}) })
+  }
+
   private norm(x: tf.Tensor, name: string): tf.Tensor {
     const bias = this.config.bias ? (this.p(`${name}.bias`) as tf.Tensor1D) : undefined
     return layerNorm(x, this.p(`${name}.weight`) as tf.Tensor1D, bias, this.config.layerNormEps)
@@ -253,10 +258,11 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
       for (let l = 0; l < this.config.nLayer; l++) {
         const a = `transformer.h.${l}.attn`
         const h = this.norm(x, `transformer.h.${l}.ln_1`)
-        const q = tf.mul(this.linear(h, `${a}.c_q`), 1 / Math.sqrt(C / this.config.nHead)) // (N, C), heads side by side
-        const y = cache.attend(l, q as tf.Tensor2D, this.linear(h, `${a}.c_k`) as tf.Tensor2D, this.linear(h, `${a}.c_v`) as tf.Tensor2D, rows, position) // (N, C)
-        x = tf.add(x, this.linear(y, `${a}.c_proj`))
-        x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l))
+        const q = tf.mul(this.linearFused(h, `${a}.c_q`), 1 / Math.sqrt(C / this.config.nHead)) // (N, C), heads side by side
+        const y = cache.attend(l, q as tf.Tensor2D, this.linearFused(h, `${a}.c_k`) as tf.Tensor2D, this.linearFused(h, `${a}.c_v`) as tf.Tensor2D, rows, position) // (N, C)
+        x = tf.add(x, this.linearFused(y, `${a}.c_proj`))
+        const m = `transformer.h.${l}.mlp`
+        x = tf.add(x, this.linearFused(gelu(this.linearFused(this.norm(x, `transformer.h.${l}.ln_2`), `${m}.c_fc`)), `${m}.c_proj`))
       }
       return this.head(this.norm(x, "transformer.ln_f"))
     })

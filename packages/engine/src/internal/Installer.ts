@@ -1,5 +1,6 @@
 /**
- * Which duet kernels go on which backend. On wasm: BatchMatMul (OpenBLAS or JS), Sum,
+ * Which duet kernels go on which backend. On wasm: BatchMatMul (native GEMM, OpenBLAS or JS) and
+ * _FusedMatMul without activation (the same GEMM, bias added in place), Sum,
  * UnsortedSegmentSum and the fused kernels behind `Ops`; on every backend: the BatchMatMul
  * gradient that handles broadcast batch dims.
  */
@@ -8,7 +9,7 @@ import type { KernelFunc } from "@tensorflow/tfjs"
 import { gatherKernel, identityKernel } from "./CopyKernels.js"
 import { fusedGradients, fusedKernels, softmaxGradConfig } from "./FusedKernels.js"
 import { batchMatMulGradConfig } from "./MatMulGradient.js"
-import { blasBatchMatMul, jsBatchMatMul } from "./MatMulKernel.js"
+import { blasBatchMatMul, fusedMatMulKernel, jsBatchMatMul } from "./MatMulKernel.js"
 import type { NativeAddon } from "./NativeAddon.js"
 import { sumKernel, unsortedSegmentSumKernel } from "./ReductionKernels.js"
 import { overrideGradient, overrideKernel, restoreGradient, restoreKernel, stockKernel } from "./KernelSwap.js"
@@ -78,6 +79,7 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
       : jsBatchMatMul(stockMatMul, stockFunc(tf.Transpose, "wasm"), be)
   names.unshift(install(tf.BatchMatMul, "wasm", matmul))
   const addon = opts.matmul.kind === "addon" ? opts.matmul.addon : undefined
+  names.push(install(tf._FusedMatMul, "wasm", fusedMatMulKernel(matmul, stockFunc(tf._FusedMatMul, "wasm"), stockFunc(tf.Add, "wasm"), addon)))
   names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"), addon)))
   names.push(install(tf.Identity, "wasm", identityKernel(stockFunc(tf.Identity, "wasm"))))
   names.push(install(tf.GatherV2, "wasm", gatherKernel(stockFunc(tf.GatherV2, "wasm"))))

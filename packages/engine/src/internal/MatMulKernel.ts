@@ -242,3 +242,34 @@ export const jsBatchMatMul = (stock: KernelFunc, transpose: KernelFunc, backend0
     }
   }
 }
+
+interface FusedMatMulArgs {
+  inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo }
+  backend: WasmBackend
+  attrs: { transposeA: boolean; transposeB: boolean; activation?: string }
+}
+
+/**
+ * `_FusedMatMul` (tf.fused.matMul) without an activation: duet's BatchMatMul, then the bias added
+ * to the product in place natively (`addRows`) when the bias is a row vector, else by the stock Add
+ * kernel. The same float operations as matMul then add, one kernel dispatch fewer. Activations and
+ * PReLU weights go to the stock kernel.
+ */
+export const fusedMatMulKernel =
+  (matmul: KernelFunc, stockFused: KernelFunc, stockAdd: KernelFunc, addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as FusedMatMulArgs
+    const { a, b, bias, preluActivationWeights } = inputs
+    if ((attrs.activation ?? "linear") !== "linear" || preluActivationWeights !== undefined) return stockFused(args)
+    const y = matmul({ inputs: { a, b }, backend, attrs: { transposeA: attrs.transposeA, transposeB: attrs.transposeB } } as never) as TensorInfo
+    if (bias === undefined) return y
+    const cols = y.shape[y.shape.length - 1]!
+    const rowVector = bias.shape.every((d, i) => (i === bias.shape.length - 1 ? d === cols : d === 1)) && bias.shape.length <= y.shape.length
+    if (addon?.addRows !== undefined && rowVector && y.dtype === "float32" && bias.dtype === "float32" && cols > 0) {
+      addon.addRows(heapF32(backend).buffer as ArrayBuffer, offsetOf(backend, y), offsetOf(backend, bias), sizeOf(y.shape) / cols, cols)
+      return y
+    }
+    const out = stockAdd({ inputs: { a: y, b: bias }, backend, attrs: {} } as never) as TensorInfo
+    backend.disposeData(y.dataId)
+    return out
+  }

@@ -92,6 +92,8 @@ export interface NativeAddon {
   ): void
   /** out[o, i] = sum_m x[o, m, i] (float64 accumulation). */
   sumRows(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, mid: number, inner: number): void
+  /** c[r, j] += v[j] in place over a (rows, cols) c: a bias after its GEMM. Absent in the wasm SIMD kernels. */
+  addRows?(heap: ArrayBuffer, cOff: number, vOff: number, rows: number, cols: number): void
   /** float32 UnsortedSegmentSum of n rows of `inner` elements into numSegments rows. */
   segmentSum(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, n: number, inner: number, numSegments: number): void
   /** dx = y (dy - sum(dy y)) per row of `cols`: the gradient of a last-axis softmax. */
