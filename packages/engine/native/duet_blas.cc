@@ -82,8 +82,12 @@ int64_t Extent(int64_t rows, int64_t cols, int64_t ld) {
 // A C element's summation order then does not depend on the thread count, so results are
 // bit-identical with 1 or more threads (tests check it on both GEMMs).
 //
-// The pool: g_threads - 1 workers; the caller runs part 0. A worker spins briefly after a job
-// (GEMMs of one step come back to back) and then sleeps on a condition variable.
+// The pool: g_threads - 1 workers. A job is a number of parts fixed by the caller (from the
+// shape); the caller and the awake workers take parts one at a time until none is left, so a
+// worker that is slow to start (its core busy with another process) delays nothing: the caller
+// does its parts. Who computes a part does not change the part, so the bits do not change either.
+// A worker spins briefly after a job (GEMMs of one step come back to back), then sleeps on a
+// condition variable.
 class Pool {
  public:
   void Resize(int threads) {
@@ -97,26 +101,49 @@ class Pool {
     active_ = want;
   }
 
-  // f(part) for part in [0, parts); parts <= active workers + 1. Returns when all are done.
+  // f(part) for part in [0, parts), each exactly once, on the caller and the active workers.
+  // Returns when all are done.
   void Run(int parts, const std::function<void(int)>& f) {
     if (parts <= 1 || active_ == 0) {
       for (int p = 0; p < parts; ++p) f(p);
       return;
     }
-    parts = std::min(parts, active_ + 1);
+    uint64_t gen;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      gen = generation_.load(std::memory_order_relaxed) + 1;
       job_ = &f;
       parts_ = parts;
-      pending_.store(parts - 1, std::memory_order_relaxed);
-      generation_.fetch_add(1, std::memory_order_release);
+      helpers_ = std::min(active_, parts - 1);
+      done_.store(0, std::memory_order_relaxed);
+      ticket_.store(gen << 32, std::memory_order_relaxed);
+      generation_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
-    f(0);
-    while (pending_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    int mine = Work(gen, parts, f);
+    if (mine < parts) {
+      while (done_.load(std::memory_order_acquire) != parts) std::this_thread::yield();
+    }
   }
 
  private:
+  // Takes parts of job `gen` until none is left (or the job is no longer current); returns the
+  // number done in all (done_ after this call's last part).
+  int Work(uint64_t gen, int parts, const std::function<void(int)>& f) {
+    int doneNow = 0;
+    for (;;) {
+      uint64_t t = ticket_.load(std::memory_order_acquire);
+      int p;
+      do {
+        if ((t >> 32) != gen) return doneNow;
+        p = static_cast<int>(t & 0xffffffffu);
+        if (p >= parts) return doneNow;
+      } while (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+      f(p);
+      doneNow = done_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    }
+  }
+
   void Loop(int index, uint64_t seen) {
     for (;;) {
       // Spin a little (the next GEMM usually follows within microseconds), then sleep.
@@ -126,17 +153,15 @@ class Pool {
         cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       }
       const std::function<void(int)>* job;
-      int parts;
+      int parts, helpers;
       {
         std::lock_guard<std::mutex> lock(mu_);
         seen = generation_.load(std::memory_order_acquire);
         job = job_;
         parts = parts_;
+        helpers = helpers_;
       }
-      if (index < parts) {
-        (*job)(index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
-      }
+      if (index <= helpers) Work(seen, parts, *job);
     }
   }
 
@@ -154,8 +179,10 @@ class Pool {
   std::condition_variable cv_;
   const std::function<void(int)>* job_ = nullptr;
   int parts_ = 0;
+  int helpers_ = 0;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> ticket_{0};  // generation << 32 | next part
+  std::atomic<int> done_{0};
 };
 
 Pool& ThePool() {
@@ -163,11 +190,12 @@ Pool& ThePool() {
   return *pool;
 }
 
-// How many parts a GEMM of this shape is split into: 1 below g_small_flops of work, else g_threads.
+// How many parts a GEMM of this shape is split into: 1 below g_small_flops of work, else two per
+// thread (so a thread that starts late leaves its share to the others; see Pool).
 int PartsFor(int64_t batch, int64_t M, int64_t N, int64_t K) {
   if (g_threads <= 1) return 1;
   const double work = static_cast<double>(batch) * M * N * K;
-  return work < g_small_flops ? 1 : g_threads;
+  return work < g_small_flops ? 1 : 2 * g_threads;
 }
 
 // [begin, end) of part p of n items split into `parts` ranges aligned to `align` (the last
