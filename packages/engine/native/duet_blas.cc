@@ -716,6 +716,69 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
 }
 
 
+// transpose(heap, xOff, outOff, shape Int32Array, perm Int32Array): out = x with its axes permuted
+// (out's axis i is x's axis perm[i]), 4-byte elements copied bit for bit. Adjacent axes that stay
+// adjacent are merged first, so (B, T, H, hd) -> (B, H, T, hd) is a copy of hd-long runs.
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap h = GetHeap(info[0]);
+  int64_t xo = Int(info, 1), oo = Int(info, 2);
+  Napi::Int32Array shapeArr = info[3].As<Napi::Int32Array>();
+  Napi::Int32Array permArr = info[4].As<Napi::Int32Array>();
+  const size_t rank = shapeArr.ElementLength();
+  if (permArr.ElementLength() != rank || rank == 0 || rank > 8) throw Napi::RangeError::New(env, "duet_blas.transpose: bad rank");
+  std::vector<int64_t> shape(rank);
+  std::vector<int> perm(rank);
+  std::vector<bool> seen(rank, false);
+  int64_t n = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    shape[i] = shapeArr[i];
+    perm[i] = permArr[i];
+    if (shape[i] < 0 || perm[i] < 0 || perm[i] >= static_cast<int>(rank) || seen[perm[i]]) throw Napi::RangeError::New(env, "duet_blas.transpose: bad shape or perm");
+    seen[perm[i]] = true;
+    n *= shape[i];
+  }
+  CheckRange(env, h, xo, n, "x");
+  CheckRange(env, h, oo, n, "out");
+  if (n == 0) return env.Undefined();
+  // Merge runs of output axes that are consecutive input axes.
+  std::vector<int64_t> inStride(rank);
+  inStride[rank - 1] = 1;
+  for (size_t i = rank - 1; i > 0; --i) inStride[i - 1] = inStride[i] * shape[i];
+  std::vector<int64_t> dims, strides;  // output order, merged
+  for (size_t i = 0; i < rank; ++i) {
+    const int a = perm[i];
+    if (!dims.empty() && i > 0 && perm[i - 1] + 1 == a) {
+      dims.back() *= shape[a];
+      strides.back() = inStride[a];
+    } else {
+      dims.push_back(shape[a]);
+      strides.push_back(inStride[a]);
+    }
+  }
+  const uint32_t* x = reinterpret_cast<const uint32_t*>(h.data + xo);
+  uint32_t* out = reinterpret_cast<uint32_t*>(h.data + oo);
+  const size_t r = dims.size();
+  const int64_t inner = dims[r - 1], innerStride = strides[r - 1];
+  std::vector<int64_t> idx(r, 0);
+  int64_t outer = n / inner;
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t base = 0;
+    for (size_t d = 0; d + 1 < r; ++d) base += idx[d] * strides[d];
+    if (innerStride == 1) {
+      std::memcpy(out, x + base, inner * sizeof(uint32_t));
+    } else {
+      for (int64_t j = 0; j < inner; ++j) out[j] = x[base + j * innerStride];
+    }
+    out += inner;
+    for (size_t d = r - 1; d-- > 0;) {
+      if (++idx[d] < dims[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return env.Undefined();
+}
+
 // addRows(heap, cOff, vOff, rows, cols): c[r, j] += v[j], in place (a linear layer's bias after
 // its GEMM: the same float additions as a separate broadcast Add).
 Napi::Value AddRows(const Napi::CallbackInfo& info) {
@@ -878,6 +941,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("addRows", Napi::Function::New(env, AddRows));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares));
   exports.Set("adamW", Napi::Function::New(env, AdamW));
   exports.Set("segmentSum", Napi::Function::New(env, SegmentSum));

@@ -16,9 +16,35 @@ const gatherCase = fc
   .map((c) => ({ ...c, axis: c.axisPick % c.shape.length }))
 
 for (const blas of blasPaths()) {
-  describe(`GatherV2 and Identity (${blas})`, () => {
+  describe(`GatherV2, Identity and Transpose (${blas})`, () => {
     beforeAll(async () => {
       await Engine.init({ backend: "wasm", blas })
+    })
+
+    it("Transpose equals the stock kernel bit for bit (float32 and int32, rank 1-5, any permutation)", () => {
+      const transposeCase = fc
+        .array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 })
+        .chain((shape) => fc.record({ shape: fc.constant(shape), perm: fc.shuffledSubarray(shape.map((_, i) => i), { minLength: shape.length, maxLength: shape.length }), int: fc.boolean(), seed: fc.nat() }))
+      fc.assert(
+        fc.property(transposeCase, ({ shape, perm, int, seed }) => {
+          const n = shape.reduce((a, b) => a * b, 1)
+          const data = randomData(n, seed)
+          const x = int ? tf.tensor(Int32Array.from(data, (v) => Math.round(v * 1000)), shape, "int32") : tf.tensor(data, shape)
+          const got = tf.transpose(x, perm)
+          const want = Engine.withStockKernels(() => tf.transpose(x, perm))
+          expect(got.shape).toEqual(want.shape)
+          expect(Buffer.from(got.dataSync().buffer).equals(Buffer.from(want.dataSync().buffer))).toBe(true)
+          tf.dispose([x, got, want])
+        }),
+        { seed: 3, numRuns: 120 }
+      )
+      // attention's head split at a real size, and an empty tensor
+      const x = tf.tensor(randomData(8 * 15 * 4 * 32, 1), [8, 15, 4, 32])
+      const e = tf.zeros([0, 3])
+      const [a, b] = [tf.transpose(x, [0, 2, 1, 3]), Engine.withStockKernels(() => tf.transpose(x, [0, 2, 1, 3]))]
+      expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()))
+      expect(tf.transpose(e).shape).toEqual([3, 0])
+      tf.dispose([x, e, a, b])
     })
 
     it("GatherV2 equals the stock kernel bit for bit (float32 and int32, any axis, nd indices)", () => {

@@ -6,9 +6,12 @@
  *   in place only into buffers whose reference count is 1.
  * - `GatherV2` with batchDims 0 (embedding lookups): stock reads the indices back and asserts each
  *   in a closure; here the indices are range-checked in one loop and rows copied with copyWithin.
+ * - `Transpose` of 4-byte elements with the addon: one native pass (attention's head splits and
+ *   merges, (B, T, H, hd) <-> (B, H, T, hd), ran at ~0.2 GB/s on stock wasm).
  */
 import { util } from "@tensorflow/tfjs"
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs"
+import type { NativeAddon } from "./NativeAddon.js"
 import { heapI32, offsetOf, sizeOf, type WasmBackend } from "./WasmBackend.js"
 
 interface Args<I, A = Record<string, never>> {
@@ -57,5 +60,17 @@ export const gatherKernel =
         heap.copyWithin(oo + (o * n + i) * slice, src, src + slice)
       }
     }
+    return out
+  }
+
+export const transposeKernel =
+  (stock: KernelFunc, addon: NativeAddon | undefined): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ x: TensorInfo }, { perm: number[] }>
+    const { x } = inputs
+    if (addon?.transpose === undefined || (x.dtype !== "float32" && x.dtype !== "int32") || x.shape.length === 0 || x.shape.length > 8) return stock(args)
+    const perm = attrs.perm
+    const out = backend.makeOutput(perm.map((a) => x.shape[a]!), x.dtype)
+    if (sizeOf(x.shape) > 0) addon.transpose(heapI32(backend).buffer as ArrayBuffer, offsetOf(backend, x), offsetOf(backend, out), Int32Array.from(x.shape), Int32Array.from(perm))
     return out
   }

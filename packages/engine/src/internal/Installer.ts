@@ -1,12 +1,12 @@
 /**
  * Which duet kernels go on which backend. On wasm: BatchMatMul (native GEMM, OpenBLAS or JS) and
- * _FusedMatMul without activation (the same GEMM, bias added in place), Sum,
+ * _FusedMatMul without activation (the same GEMM, bias added in place), Transpose (addon), Sum,
  * UnsortedSegmentSum and the fused kernels behind `Ops`; on every backend: the BatchMatMul
  * gradient that handles broadcast batch dims.
  */
 import * as tf from "@tensorflow/tfjs"
 import type { KernelFunc } from "@tensorflow/tfjs"
-import { gatherKernel, identityKernel } from "./CopyKernels.js"
+import { gatherKernel, identityKernel, transposeKernel } from "./CopyKernels.js"
 import { fusedGradients, fusedKernels, softmaxGradConfig } from "./FusedKernels.js"
 import { batchMatMulGradConfig } from "./MatMulGradient.js"
 import { blasBatchMatMul, fusedMatMulKernel, jsBatchMatMul } from "./MatMulKernel.js"
@@ -83,6 +83,7 @@ export const installDuetKernels = (opts: InstallOptions): string[] => {
   names.push(install(tf.Sum, "wasm", sumKernel(stockFunc(tf.Sum, "wasm"), addon)))
   names.push(install(tf.Identity, "wasm", identityKernel(stockFunc(tf.Identity, "wasm"))))
   names.push(install(tf.GatherV2, "wasm", gatherKernel(stockFunc(tf.GatherV2, "wasm"))))
+  if (addon?.transpose !== undefined) names.push(install(tf.Transpose, "wasm", transposeKernel(stockFunc(tf.Transpose, "wasm"), addon)))
   names.push(install(tf.UnsortedSegmentSum, "wasm", unsortedSegmentSumKernel(addon)))
   for (const g of fusedGradients) tf.registerGradient(g)
   overrideGradient(softmaxGradConfig)

@@ -94,6 +94,8 @@ export interface NativeAddon {
   sumRows(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, mid: number, inner: number): void
   /** c[r, j] += v[j] in place over a (rows, cols) c: a bias after its GEMM. Absent in the wasm SIMD kernels. */
   addRows?(heap: ArrayBuffer, cOff: number, vOff: number, rows: number, cols: number): void
+  /** out = x with axes permuted (out axis i = x axis perm[i]), 4-byte elements. Absent in the wasm SIMD kernels. */
+  transpose?(heap: ArrayBuffer, xOff: number, outOff: number, shape: Int32Array, perm: Int32Array): void
   /** float32 UnsortedSegmentSum of n rows of `inner` elements into numSegments rows. */
   segmentSum(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, n: number, inner: number, numSegments: number): void
   /** dx = y (dy - sum(dy y)) per row of `cols`: the gradient of a last-axis softmax. */
