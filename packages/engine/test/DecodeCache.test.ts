@@ -177,7 +177,7 @@ for (const p of paths) {
           await Engine.init({ backend: "wasm", blas: "native", threads })
           const cache = DecodeCache.make({ layers: 1, batch, heads: H, headDim: hd, capacity })
           const rows = Int32Array.from({ length: batch }, (_, i) => i)
-          let last = new Float32Array(0)
+          let last: Float32Array = new Float32Array(0)
           for (let position = 0; position < capacity; position++) {
             const [q, k, v] = [0, 1, 2].map((i) => tf.tensor2d(randomData(batch * H * hd, 7 * position + i), [batch, H * hd])) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
             const out = cache.attend(0, q, k, v, rows, position)
