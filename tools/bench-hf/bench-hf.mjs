@@ -7,11 +7,8 @@
 //     [--batch 4] [--seq 128] [--decode-batch 8] [--new 32] [--steps 1] [--rounds 3]
 //     [--blas auto|openblas|js] [--threads 1] [--json]
 import { HfBench } from "@duet/model"
+import { arg } from "./args.mjs"
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`)
-  return i < 0 ? d : process.argv[i + 1]
-}
 const num = (k) => (arg(k, undefined) === undefined ? {} : { [k]: Number(arg(k)) })
 const source = arg("model", undefined) !== undefined ? { dir: arg("model") } : { config: arg("model-config", arg("config", "smollm2-135m")) }
 await HfBench.cli(source, {

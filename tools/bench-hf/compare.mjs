@@ -11,11 +11,8 @@
 // duet's wasm SIMD kernels, no native code); torchN: peer.py with N threads.
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
+import { arg } from "./args.mjs"
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`)
-  return i < 0 ? d : process.argv[i + 1]
-}
 const json = process.argv.includes("--json")
 const source = arg("model", undefined) !== undefined ? ["--model", arg("model")] : ["--model-config", arg("model-config", "smollm2-135m")]
 const rounds = Number(arg("rounds", 3))

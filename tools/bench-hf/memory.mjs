@@ -6,11 +6,8 @@
 //   node tools/bench-hf/memory.mjs [--shapes 1x32,1x64,2x64,2x128,4x128] [--top 8] [--config smollm2-135m|qwen2.5-0.5b|path/to/config.json]
 import { Engine, tf } from "@duet/engine"
 import { AdamW, HfBench, Llama } from "@duet/model"
+import { arg } from "./args.mjs"
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`)
-  return i < 0 ? d : process.argv[i + 1]
-}
 // A preset of HfBench.presets (smollm2-135m, qwen2.5-0.5b, qwen2.5-1.5b) or a config.json path.
 const { config } = HfBench.resolveConfig(arg("config", "smollm2-135m"))
 const shapes = arg("shapes", "1x32,1x64,2x64,2x128,4x128").split(",").map((s) => s.split("x").map(Number))

@@ -6,16 +6,9 @@
 //     [--tokenizer-from packages/model/test/fixtures/hf/llama-gqa] [--seed 1]
 import { Engine } from "@duet/engine"
 import { Hf, HfBench, Llama } from "@duet/model"
+import { arg, required } from "./args.mjs"
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`)
-  return i < 0 ? d : process.argv[i + 1]
-}
-const out = arg("out", undefined)
-if (out === undefined) {
-  console.error("random-model.mjs: --out DIR is required")
-  process.exit(2)
-}
+const out = required("out", "random-model.mjs")
 const { name, config } = HfBench.resolveConfig(arg("model-config", "smollm2-135m"))
 await Engine.init({ threads: 1 })
 const t0 = performance.now()

@@ -6,16 +6,9 @@
 //   node tools/bench-hf/sample-heap.mjs --model DIR [--rows 200] [--prompt 14] [--new 8] [--block-size 64] [--train]
 import { Engine, tf } from "@duet/engine"
 import { AdamW, Hf, Sampler } from "@duet/model"
+import { arg, required } from "./args.mjs"
 
-const arg = (k, d) => {
-  const i = process.argv.indexOf(`--${k}`)
-  return i < 0 ? d : process.argv[i + 1]
-}
-const dir = arg("model", undefined)
-if (dir === undefined) {
-  console.error("sample-heap.mjs: --model DIR is required")
-  process.exit(2)
-}
+const dir = required("model", "sample-heap.mjs")
 const rows = Number(arg("rows", 200)), P = Number(arg("prompt", 14)), NEW = Number(arg("new", 8))
 await Engine.init({ threads: 1 })
 const GiB = (n) => `${(n / 2 ** 30).toFixed(2)} GiB`
