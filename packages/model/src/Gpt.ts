@@ -159,8 +159,10 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     return tf.matMul(oneHot(ids, this.config.vocabSize), wte)
   }
 
-  private mlp(h: tf.Tensor, l: number): tf.Tensor {
-    return this.linear(gelu(this.linear(h, `transformer.h.${l}.mlp.c_fc`)), `transformer.h.${l}.mlp.c_proj`)
+  /** The block's MLP; `fused`: its linears as `linearFused` (decode steps). */
+  private mlp(h: tf.Tensor, l: number, fused = false): tf.Tensor {
+    const linear = (x: tf.Tensor, name: string) => (fused ? this.linearFused(x, name) : this.linear(x, name))
+    return linear(gelu(linear(h, `transformer.h.${l}.mlp.c_fc`)), `transformer.h.${l}.mlp.c_proj`)
   }
 
   /** tokens (B, T) -> final hidden states (B*T, C); `onKv` sees each layer's k and v, (B, H, T, hd). */
@@ -261,8 +263,7 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
         const q = tf.mul(this.linearFused(h, `${a}.c_q`), 1 / Math.sqrt(C / this.config.nHead)) // (N, C), heads side by side
         const y = cache.attend(l, q as tf.Tensor2D, this.linearFused(h, `${a}.c_k`) as tf.Tensor2D, this.linearFused(h, `${a}.c_v`) as tf.Tensor2D, rows, position) // (N, C)
         x = tf.add(x, this.linearFused(y, `${a}.c_proj`))
-        const m = `transformer.h.${l}.mlp`
-        x = tf.add(x, this.linearFused(gelu(this.linearFused(this.norm(x, `transformer.h.${l}.ln_2`), `${m}.c_fc`)), `${m}.c_proj`))
+        x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l, true))
       }
       return this.head(this.norm(x, "transformer.ln_f"))
     })
