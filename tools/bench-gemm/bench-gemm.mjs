@@ -12,7 +12,7 @@ import os from "node:os"
 
 const args = process.argv.slice(2)
 if (args.includes("--help")) {
-  console.log("usage: node tools/bench-gemm/bench-gemm.mjs [--rounds 5] [--threads 1,2] [--json]")
+  console.log("usage: node tools/bench-gemm/bench-gemm.mjs [--rounds 5] [--threads 1,2] [--only LABEL-PREFIX] [--json]")
   process.exit(0)
 }
 const value = (flag, d) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : d)
@@ -41,8 +41,16 @@ const shapes = [
   ["135M decode  x Wq^T  ", false, true, 8, 576, 576, 1],
   ["135M decode  x Wup^T ", false, true, 8, 1536, 576, 1],
   ["135M decode  x E^T   ", false, true, 8, 49152, 576, 1],
-  ["135M train   x Wup^T ", false, true, 512, 1536, 576, 1]
-]
+  ["135M train   x Wup^T ", false, true, 512, 1536, 576, 1],
+  // The same-task TRL harness's update (reference dims, 512 rows x 15 tokens): K = 128 products.
+  ["task fwd     x Wq    ", false, false, 7680, 128, 128, 1],
+  ["task bwd     dY Wq^T ", false, true, 7680, 128, 128, 1],
+  ["task bwd     X^T dY  ", true, false, 128, 128, 7680, 1],
+  ["task fwd     x Wfc   ", false, false, 7680, 512, 128, 1],
+  ["task bwd     dY Wfc^T", false, true, 7680, 128, 512, 1],
+  ["task attn    Q K^T   ", false, true, 15, 15, 32, 2048],
+  ["task attn    P V     ", false, false, 15, 32, 15, 2048]
+].filter((sh) => sh[0].startsWith(value("--only", "")))
 const heap = new Float32Array(192 << 20)
 let s = 7
 for (let i = 0; i < heap.length; i++) heap[i] = ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5

@@ -716,6 +716,227 @@ Napi::Value DecodeAttention(const Napi::CallbackInfo& info) {
 }
 
 
+// ---------------------------------------------------------------------------------------------
+// Causal self-attention over packed sequences, for training (no KV cache): q, k, v, out are
+// (N, H*hd) on the heap, heads side by side, and sequence r holds rows starts[r]..starts[r+1]-1 (no
+// padding anywhere; the layout of flash-attn's varlen kernels). q comes scaled by 1/sqrt(hd).
+//   forward:  y_i = sum_{j<=i} p_ij v_j,  p_ij = exp(s_ij - max_j s_ij) / sum_j exp(...),  s_ij = q_i . k_j
+//   backward: dp_ij = dy_i . v_j,  D_i = sum_j p_ij dp_ij,  ds_ij = p_ij (dp_ij - D_i),
+//             dq_i = sum_j ds_ij k_j,  dk_j = sum_{i>=j} ds_ij q_i,  dv_j = sum_{i>=j} p_ij dy_i
+// The backward recomputes p from q and k with the same code as the forward. Each (sequence, head)
+// pair is computed alone, sums in a fixed order (j, then i, ascending; dot products by SumF16's
+// tree), so splitting the pairs over threads gives the same bits.
+struct PackedAttention {
+  const float* q;
+  const float* k;
+  const float* v;
+  const int32_t* starts;
+  int64_t H, hd;
+};
+
+// y += w x over hd floats (vectors of 16 when NC > 0).
+template <int NC>
+static inline void Axpy(float* y, float w, const float* x, int64_t hd) {
+  if constexpr (NC > 0) {
+    for (int c = 0; c < NC; ++c) {
+      const F16 r = LoadF16(y + 16 * c) + w * LoadF16(x + 16 * c);
+      std::memcpy(y + 16 * c, &r, sizeof r);
+    }
+  } else {
+    for (int64_t d = 0; d < hd; ++d) y[d] += w * x[d];
+  }
+}
+
+// x . y over hd floats: 16 lane partials summed by SumF16 (NC > 0), or in order.
+template <int NC>
+static inline float Dot(const float* x, const float* y, int64_t hd) {
+  if constexpr (NC > 0) {
+    F16 s = LoadF16(x) * LoadF16(y);
+    for (int c = 1; c < NC; ++c) s += LoadF16(x + 16 * c) * LoadF16(y + 16 * c);
+    return SumF16(s);
+  } else {
+    float s = 0;
+    for (int64_t d = 0; d < hd; ++d) s += x[d] * y[d];
+    return s;
+  }
+}
+
+// p[0..i] = softmax over j <= i of q_i . k_j, for pair (base row, head column hc). The exps run
+// as one vector loop; their sum is 16 lane partials (lane l: j = l, l + 16, ...) added by SumF16.
+template <int NC>
+static inline void CausalRow(const PackedAttention& a, const float* qi, int64_t base, int64_t hc, int64_t i, float* __restrict p) {
+  const int64_t C = a.H * a.hd;
+  float mx = -3.4e38f;
+  for (int64_t j = 0; j <= i; ++j) {
+    const float sc = Dot<NC>(qi, a.k + (base + j) * C + hc, a.hd);
+    p[j] = sc;
+    mx = sc > mx ? sc : mx;
+  }
+  const int64_t n = i + 1, padded = (n + 15) / 16 * 16;
+  for (int64_t j = 0; j < n; ++j) p[j] = ExpF(p[j] - mx);
+  for (int64_t j = n; j < padded; ++j) p[j] = 0.f;
+  F16 lanes = {};
+  for (int64_t j = 0; j < padded; j += 16) lanes += LoadF16(p + j);
+  const float inv = 1.0f / SumF16(lanes);
+  for (int64_t j = 0; j < n; ++j) p[j] *= inv;
+}
+
+// acc[c] += w x[16c..16c+15] (registers), or the plain loop over hd floats when NC == 0.
+template <int NC>
+struct Acc {
+  F16 v[NC > 0 ? NC : 1] = {};
+  float* plain;  // hd floats of scratch when NC == 0
+  explicit Acc(float* scratch, int64_t hd) : plain(scratch) {
+    if constexpr (NC == 0) std::memset(plain, 0, hd * sizeof(float));
+  }
+  inline void Add(float w, const float* x, int64_t hd) {
+    if constexpr (NC > 0) {
+      for (int c = 0; c < NC; ++c) v[c] += w * LoadF16(x + 16 * c);
+    } else {
+      for (int64_t d = 0; d < hd; ++d) plain[d] += w * x[d];
+    }
+  }
+  inline void Store(float* out, int64_t hd) const {
+    if constexpr (NC > 0) {
+      std::memcpy(out, v, sizeof v);
+    } else {
+      std::memcpy(out, plain, hd * sizeof(float));
+    }
+  }
+};
+
+template <int NC>
+DUET_CLONES static void PackedAttentionForward(const PackedAttention& a, float* out, float* p, int64_t j0, int64_t j1) {
+  const int64_t C = a.H * a.hd;
+  for (int64_t pair = j0; pair < j1; ++pair) {
+    const int64_t r = pair / a.H, hc = (pair % a.H) * a.hd, base = a.starts[r], L = a.starts[r + 1] - base;
+    float* plain = p + L + 16;  // hd floats, when NC == 0
+    for (int64_t i = 0; i < L; ++i) {
+      CausalRow<NC>(a, a.q + (base + i) * C + hc, base, hc, i, p);
+      Acc<NC> y(plain, a.hd);
+      for (int64_t j = 0; j <= i; ++j) y.Add(p[j], a.v + (base + j) * C + hc, a.hd);
+      y.Store(out + (base + i) * C + hc, a.hd);
+    }
+  }
+}
+
+// dq_i in registers; dk_j and dv_j are summed over i in memory (zeroed first), i ascending.
+template <int NC>
+DUET_CLONES static void PackedAttentionBackward(const PackedAttention& a, const float* dy, float* dq, float* dk, float* dv,
+                                                float* p, int64_t j0, int64_t j1) {
+  const int64_t C = a.H * a.hd;
+  for (int64_t pair = j0; pair < j1; ++pair) {
+    const int64_t r = pair / a.H, hc = (pair % a.H) * a.hd, base = a.starts[r], L = a.starts[r + 1] - base;
+    float* ds = p + L + 16;  // dp_ij, then ds_ij
+    float* plain = ds + L + 16;
+    for (int64_t j = 0; j < L; ++j) {
+      std::memset(dk + (base + j) * C + hc, 0, a.hd * sizeof(float));
+      std::memset(dv + (base + j) * C + hc, 0, a.hd * sizeof(float));
+    }
+    for (int64_t i = 0; i < L; ++i) {
+      const float* qi = a.q + (base + i) * C + hc;
+      const float* dyi = dy + (base + i) * C + hc;
+      CausalRow<NC>(a, qi, base, hc, i, p);
+      float D = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        ds[j] = Dot<NC>(dyi, a.v + (base + j) * C + hc, a.hd);
+        D += p[j] * ds[j];
+      }
+      Acc<NC> dqi(plain, a.hd);
+      for (int64_t j = 0; j <= i; ++j) {
+        ds[j] = p[j] * (ds[j] - D);
+        dqi.Add(ds[j], a.k + (base + j) * C + hc, a.hd);
+        Axpy<NC>(dk + (base + j) * C + hc, ds[j], qi, a.hd);
+        Axpy<NC>(dv + (base + j) * C + hc, p[j], dyi, a.hd);
+      }
+      dqi.Store(dq + (base + i) * C + hc, a.hd);
+    }
+  }
+}
+
+// Reads and checks the shared arguments: starts (R + 1, from 0, non-decreasing), H, hd; returns
+// the packed rows N = starts[R] and the longest sequence.
+static std::pair<int64_t, int64_t> PackedShape(const Napi::Env& env, const Napi::Int32Array& starts, int64_t H, int64_t hd,
+                                               const char* who) {
+  const int64_t R = static_cast<int64_t>(starts.ElementLength()) - 1;
+  if (R < 0 || starts[0] != 0) throw Napi::RangeError::New(env, std::string("duet_blas.") + who + ": starts must begin with 0");
+  if (H < 1 || hd < 1) throw Napi::RangeError::New(env, std::string("duet_blas.") + who + ": heads and headDim must be >= 1");
+  int64_t longest = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t L = static_cast<int64_t>(starts[static_cast<size_t>(r + 1)]) - starts[static_cast<size_t>(r)];
+    if (L < 0) throw Napi::RangeError::New(env, std::string("duet_blas.") + who + ": starts must not decrease");
+    longest = std::max(longest, L);
+  }
+  return {static_cast<int64_t>(starts[static_cast<size_t>(R)]), longest};
+}
+
+// Runs f(pairs j0..j1-1, scratch) over the (sequence, head) pairs, split by a rule on the shape
+// alone; the scratch holds 2 (longest + 16) + hd floats.
+static void OverPairs(int64_t pairs, int64_t longest, int64_t hd, const std::function<void(int64_t, int64_t, float*)>& f) {
+  const int parts = static_cast<int>(std::min<int64_t>(PartsFor(1, pairs, longest, longest * hd), std::max<int64_t>(pairs, 1)));
+  const int64_t stride = 2 * (longest + 16) + hd;
+  std::vector<float> scratch(static_cast<size_t>(parts * stride));
+  ThePool().Run(parts, [&](int part) {
+    const auto [j0, j1] = Range(pairs, parts, part, 1);
+    f(j0, j1, scratch.data() + part * stride);
+  });
+}
+
+#define DUET_BY_HEAD_DIM(hd, CALL)    \
+  switch (hd) {                       \
+    case 16: CALL(1); break;          \
+    case 32: CALL(2); break;          \
+    case 64: CALL(4); break;          \
+    case 128: CALL(8); break;         \
+    default: CALL(0); break;          \
+  }
+
+// packedAttention(heap, qOff, kOff, vOff, outOff, starts Int32Array, H, hd)
+Napi::Value PackedAttentionFwd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) throw Napi::TypeError::New(env, "duet_blas.packedAttention: expected 8 arguments");
+  Heap h = GetHeap(info[0]);
+  const int64_t qo = Int(info, 1), ko = Int(info, 2), vo = Int(info, 3), oo = Int(info, 4);
+  Napi::Int32Array starts = info[5].As<Napi::Int32Array>();
+  const int64_t H = Int(info, 6), hd = Int(info, 7);
+  const auto [N, longest] = PackedShape(env, starts, H, hd, "packedAttention");
+  for (auto [o, what] : {std::pair{qo, "q"}, {ko, "k"}, {vo, "v"}, {oo, "out"}}) CheckRange(env, h, o, N * H * hd, what);
+  const PackedAttention a{h.data + qo, h.data + ko, h.data + vo, starts.Data(), H, hd};
+  float* out = h.data + oo;
+  const int64_t pairs = (static_cast<int64_t>(starts.ElementLength()) - 1) * H;
+  OverPairs(pairs, longest, hd, [&](int64_t j0, int64_t j1, float* p) {
+#define DUET_FWD(NC) PackedAttentionForward<NC>(a, out, p, j0, j1)
+    DUET_BY_HEAD_DIM(hd, DUET_FWD)
+#undef DUET_FWD
+  });
+  return env.Undefined();
+}
+
+// packedAttentionGrad(heap, dyOff, qOff, kOff, vOff, dqOff, dkOff, dvOff, starts Int32Array, H, hd)
+Napi::Value PackedAttentionBwd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "duet_blas.packedAttentionGrad: expected 11 arguments");
+  Heap h = GetHeap(info[0]);
+  const int64_t dyo = Int(info, 1), qo = Int(info, 2), ko = Int(info, 3), vo = Int(info, 4);
+  const int64_t dqo = Int(info, 5), dko = Int(info, 6), dvo = Int(info, 7);
+  Napi::Int32Array starts = info[8].As<Napi::Int32Array>();
+  const int64_t H = Int(info, 9), hd = Int(info, 10);
+  const auto [N, longest] = PackedShape(env, starts, H, hd, "packedAttentionGrad");
+  for (auto [o, what] : {std::pair{dyo, "dy"}, {qo, "q"}, {ko, "k"}, {vo, "v"}, {dqo, "dq"}, {dko, "dk"}, {dvo, "dv"}})
+    CheckRange(env, h, o, N * H * hd, what);
+  const PackedAttention a{h.data + qo, h.data + ko, h.data + vo, starts.Data(), H, hd};
+  const float* dy = h.data + dyo;
+  float *dq = h.data + dqo, *dk = h.data + dko, *dv = h.data + dvo;
+  const int64_t pairs = (static_cast<int64_t>(starts.ElementLength()) - 1) * H;
+  OverPairs(pairs, longest, hd, [&](int64_t j0, int64_t j1, float* p) {
+#define DUET_BWD(NC) PackedAttentionBackward<NC>(a, dy, dq, dk, dv, p, j0, j1)
+    DUET_BY_HEAD_DIM(hd, DUET_BWD)
+#undef DUET_BWD
+  });
+  return env.Undefined();
+}
+#undef DUET_BY_HEAD_DIM
+
 // transpose(heap, xOff, outOff, shape Int32Array, perm Int32Array): out = x with its axes permuted
 // (out's axis i is x's axis perm[i]), 4-byte elements copied bit for bit. Adjacent axes that stay
 // adjacent are merged first, so (B, T, H, hd) -> (B, H, T, hd) is a copy of hd-long runs.
@@ -939,6 +1160,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
   exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
   exports.Set("decodeAttention", Napi::Function::New(env, DecodeAttention));
+  exports.Set("packedAttention", Napi::Function::New(env, PackedAttentionFwd));
+  exports.Set("packedAttentionGrad", Napi::Function::New(env, PackedAttentionBwd));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("addRows", Napi::Function::New(env, AddRows));
   exports.Set("transpose", Napi::Function::New(env, Transpose));

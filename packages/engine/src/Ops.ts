@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import type { Tensor, Tensor1D } from "@tensorflow/tfjs"
-import { GELU, LAYER_NORM, geluForms } from "./internal/FusedKernels.js"
+import { ATTENTION, GELU, LAYER_NORM, geluForms } from "./internal/FusedKernels.js"
 
 /**
  * GELU forms (Hendrycks & Gimpel 2016, sec. 2), both written y = x * sigmoid(a(x)):
@@ -18,7 +18,11 @@ export type GeluForm = "tanh" | "sigmoid"
 const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined
 
 /** Which fused kernels the active backend runs (false: the composite fallback). */
-export const fused = (): { gelu: boolean; layerNorm: boolean } => ({ gelu: hasKernel(GELU), layerNorm: hasKernel(LAYER_NORM) })
+export const fused = (): { gelu: boolean; layerNorm: boolean; attention: boolean } => ({
+  gelu: hasKernel(GELU),
+  layerNorm: hasKernel(LAYER_NORM),
+  attention: hasKernel(ATTENTION)
+})
 
 const TANH_A = 1.5957691216057308 // 2 sqrt(2/pi)
 const CUBIC = 0.044715
@@ -73,3 +77,49 @@ export const layerNorm = <T extends Tensor>(x: T, gamma: Tensor1D, beta: Tensor1
     return (beta === undefined ? scaled : tf.add(scaled, beta)) as T
   })
 }
+
+/**
+ * Causal self-attention over packed sequences, the layout of flash-attn's varlen kernels: q, k, v
+ * are (N, heads * headDim) float32 with heads side by side, and sequence r is rows
+ * starts[r]..starts[r+1]-1 (starts: R + 1 offsets from 0 to N, non-decreasing; no padding rows).
+ * q comes scaled (by 1/sqrt(headDim) for the usual attention). Returns y (N, heads * headDim),
+ * y_i = sum_{j <= i in i's sequence} softmax_j(q_i . k_j) v_j, differentiable in q, k and v.
+ * The fused kernel (one pass per sequence and head, forward and backward) where the addon is
+ * loaded; otherwise the same formula in stock ops on a padded copy (the reference in tests).
+ */
+export const packedAttention = (q: Tensor, k: Tensor, v: Tensor, starts: ReadonlyArray<number>, heads: number): Tensor => {
+  const [N, C] = q.shape as [number, number]
+  if (q.rank !== 2 || k.shape.join(",") !== q.shape.join(",") || v.shape.join(",") !== q.shape.join(",")) {
+    throw new Error(`Ops.packedAttention: q, k, v must be one (N, C) shape, got [${q.shape}], [${k.shape}], [${v.shape}]`)
+  }
+  if (!Number.isInteger(heads) || heads < 1 || C % heads !== 0) throw new Error(`Ops.packedAttention: heads must divide ${C}, got ${heads}`)
+  if (starts.length < 1 || starts[0] !== 0 || starts[starts.length - 1] !== N || starts.some((s, r) => r > 0 && s < starts[r - 1]!)) {
+    throw new Error(`Ops.packedAttention: starts must rise from 0 to the ${N} rows of q, got [${starts.slice(0, 8).join(", ")}${starts.length > 8 ? ", ..." : ""}]`)
+  }
+  if (hasKernel(ATTENTION) && q.dtype === "float32") return tf.engine().runKernel(ATTENTION, { q, k, v }, { starts: [...starts], heads }) as Tensor
+  return packedAttentionComposite(q, k, v, starts, heads)
+}
+
+/** Stock ops: gather the rows into (R, T) padded rows, mask causally, gather the real rows back. */
+const packedAttentionComposite = (q: Tensor, k: Tensor, v: Tensor, starts: ReadonlyArray<number>, heads: number): Tensor =>
+  tf.tidy(() => {
+    const [N, C] = q.shape as [number, number]
+    const R = starts.length - 1
+    const T = Math.max(1, ...starts.slice(1).map((s, r) => s - starts[r]!))
+    const hd = C / heads
+    if (N === 0) return tf.mul(tf.add(tf.add(q, k), v), 0) // (0, C), connected to q, k, v for tf.grads
+    // padded slot (r, t) reads row starts[r] + t, or row 0 past the sequence (causal: never attended to)
+    const padIdx = new Int32Array(R * T)
+    const realIdx = new Int32Array(N)
+    for (let r = 0; r < R; r++) {
+      for (let t = 0; t < T; t++) padIdx[r * T + t] = starts[r]! + t < starts[r + 1]! ? starts[r]! + t : 0
+      for (let i = starts[r]!; i < starts[r + 1]!; i++) realIdx[i] = r * T + (i - starts[r]!)
+    }
+    const pad = tf.tensor1d(padIdx, "int32")
+    const heads4 = (x: Tensor) => tf.transpose(tf.reshape(tf.gather(x, pad), [R, T, heads, hd]), [0, 2, 1, 3]) // (R, H, T, hd)
+    const mask = new Float32Array(T * T)
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9
+    const att = tf.softmax(tf.add(tf.matMul(heads4(q), heads4(k), false, true), tf.tensor2d(mask, [T, T])))
+    const y = tf.reshape(tf.transpose(tf.matMul(att, heads4(v)), [0, 2, 1, 3]), [R * T, C])
+    return tf.gather(y, tf.tensor1d(realIdx, "int32"))
+  })

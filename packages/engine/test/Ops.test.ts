@@ -129,13 +129,111 @@ const lnCase = fc.record({
   seed: fc.nat()
 })
 
-const paths: Array<{ label: string; init: () => Promise<unknown>; fused: { gelu: boolean; layerNorm: boolean } }> = [
+/**
+ * Float64 packed causal attention and its gradients (formulas of Ops.packedAttention), with the
+ * scale of each output's terms for the tolerance: |y_i| <= max_j |v_j| and the gradients by the
+ * sums of absolute products.
+ */
+const attentionRef = (q: Float32Array, k: Float32Array, v: Float32Array, dy: Float32Array, starts: number[], H: number, hd: number) => {
+  const C = H * hd
+  const N = starts[starts.length - 1]!
+  const y = new Float64Array(N * C)
+  const dq = new Float64Array(N * C)
+  const dk = new Float64Array(N * C)
+  const dv = new Float64Array(N * C)
+  const scale = { y: new Float64Array(N * C), dq: new Float64Array(N * C), dk: new Float64Array(N * C), dv: new Float64Array(N * C) }
+  const at = (x: Float32Array | Float64Array, row: number, h: number, d: number) => x[row * C + h * hd + d]!
+  const dot = (a: Float32Array, ra: number, b: Float32Array, rb: number, h: number) => {
+    let s = 0
+    for (let d = 0; d < hd; d++) s += at(a, ra, h, d) * at(b, rb, h, d)
+    return s
+  }
+  for (let r = 0; r + 1 < starts.length; r++) {
+    const b0 = starts[r]!
+    const L = starts[r + 1]! - b0
+    for (let h = 0; h < H; h++) {
+      let sAbs = 0
+      for (let i = 0; i < L; i++)
+        for (let j = 0; j <= i; j++) {
+          let a = 0
+          for (let d = 0; d < hd; d++) a += Math.abs(at(q, b0 + i, h, d) * at(k, b0 + j, h, d))
+          sAbs = Math.max(sAbs, a)
+        }
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: i + 1 }, (_, j) => dot(q, b0 + i, k, b0 + j, h))
+        const m = Math.max(...s)
+        const e = s.map((x) => Math.exp(x - m))
+        const z = e.reduce((a, b) => a + b, 0)
+        const p = e.map((x) => x / z)
+        const dp = p.map((_, j) => dot(dy, b0 + i, v, b0 + j, h))
+        const D = p.reduce((a, pj, j) => a + pj * dp[j]!, 0)
+        const ds = p.map((pj, j) => pj * (dp[j]! - D))
+        for (let d = 0; d < hd; d++) {
+          const o = (b0 + i) * C + h * hd + d
+          for (let j = 0; j <= i; j++) {
+            const oj = (b0 + j) * C + h * hd + d
+            y[o]! += p[j]! * v[oj]!
+            scale.y[o]! += p[j]! * Math.abs(v[oj]!)
+            dq[o]! += ds[j]! * k[oj]!
+            dk[oj]! += ds[j]! * q[o]!
+            dv[oj]! += p[j]! * dy[o]!
+            // a score computed with error e moves p by a factor exp(+-2e): e <= gamma_hd * sum |q k|
+            const f = 1 + 2 * sAbs
+            const dsAbs = p[j]! * (Math.abs(dp[j]!) + Math.abs(D)) * (1 + hd) * f
+            scale.y[o]! += p[j]! * Math.abs(v[oj]!) * (f - 1)
+            scale.dq[o]! += dsAbs * Math.abs(k[oj]!)
+            scale.dk[oj]! += dsAbs * Math.abs(q[o]!)
+            scale.dv[oj]! += p[j]! * Math.abs(dy[o]!) * f
+          }
+        }
+      }
+    }
+  }
+  return { y, dq, dk, dv, scale }
+}
+
+/** Ops.packedAttention's value and gradients against float64; returns the first mismatches. */
+const checkAttention = (lengths: number[], H: number, hd: number, seed: number): string[] => {
+  const starts = [0]
+  for (const L of lengths) starts.push(starts[starts.length - 1]! + L)
+  const N = starts[starts.length - 1]!
+  const C = H * hd
+  const [q, k, v, dy] = [0, 1, 2, 3].map((i) => randomData(N * C, seed + i).map((x) => (i < 2 ? 2 * x : x)))
+  const ref = attentionRef(q!, k!, v!, dy!, starts, H, hd)
+  const before = tf.memory().numTensors
+  const [Q, K, V, DY] = [q!, k!, v!, dy!].map((x) => tf.tensor2d(x, [N, C]))
+  const y = Ops.packedAttention(Q!, K!, V!, starts, H)
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(DY!, Ops.packedAttention(a, b, c, starts, H))))([Q!, K!, V!])
+  const got = { y: y.dataSync(), dq: grads[0]!.dataSync(), dk: grads[1]!.dataSync(), dv: grads[2]!.dataSync() }
+  tf.dispose([Q!, K!, V!, DY!, y, ...grads])
+  expect(tf.memory().numTensors).toBe(before)
+  // exp and the softmax's divisions cost a few ulp of each p; the sums over <= T terms of length hd
+  const longest = Math.max(1, ...lengths)
+  const k32 = gamma(4 * (longest + hd) + 32)
+  const bad: string[] = []
+  for (const key of ["y", "dq", "dk", "dv"] as const) {
+    for (let i = 0; i < N * C; i++) {
+      const want = ref[key][i]!
+      if (!(Math.abs(got[key][i]! - want) <= k32 * ref.scale[key][i]! + 1e-30)) bad.push(`${key}[${i}] got ${got[key][i]} want ${want}`)
+    }
+  }
+  return bad.slice(0, 5)
+}
+
+const attentionCase = fc.record({
+  lengths: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 5 }),
+  H: fc.integer({ min: 1, max: 3 }),
+  hd: fc.constantFrom(1, 5, 16, 32, 64),
+  seed: fc.nat()
+})
+
+const paths: Array<{ label: string; init: () => Promise<unknown>; fused: { gelu: boolean; layerNorm: boolean; attention: boolean } }> = [
   ...blasPaths().map((blas) => ({
     label: `wasm ${blas}`,
     init: () => Engine.init({ backend: "wasm", blas }),
-    fused: { gelu: blas !== "xnnpack", layerNorm: true }
+    fused: { gelu: blas !== "xnnpack", layerNorm: true, attention: blas === "native" || blas === "openblas" }
   })),
-  { label: "cpu (composite)", init: () => Engine.init({ backend: "cpu" }), fused: { gelu: false, layerNorm: false } }
+  { label: "cpu (composite)", init: () => Engine.init({ backend: "cpu" }), fused: { gelu: false, layerNorm: false, attention: false } }
 ]
 
 for (const path of paths) {
@@ -185,6 +283,52 @@ for (const path of paths) {
       expect(d[1]).toBeCloseTo(0, 6)
       expect(d[2]).toBeCloseTo(1.2247449, 6)
       y.dispose()
+    })
+
+    it("packedAttention and its gradients in q, k, v are within the bound of float64 (sequences of 0-20 rows)", () => {
+      fc.assert(
+        fc.property(attentionCase, ({ lengths, H, hd, seed }) => {
+          expect(checkAttention(lengths, H, hd, seed)).toEqual([])
+        }),
+        { seed: 42, numRuns: 25 }
+      )
+    })
+
+    it("packedAttention: a sequence's output ignores every other sequence", () => {
+      const [q, k, v] = [1, 2, 3].map((s) => tf.tensor2d(randomData(7 * 8, s), [7, 8]))
+      const both = Ops.packedAttention(q!, k!, v!, [0, 3, 7], 2).dataSync().slice(0, 24)
+      const alone = Ops.packedAttention(tf.slice(q!, 0, 3), tf.slice(k!, 0, 3), tf.slice(v!, 0, 3), [0, 3], 2).dataSync()
+      expect(Array.from(both)).toEqual(Array.from(alone))
+      tf.dispose([q!, k!, v!])
+    })
+
+    if (path.label === "wasm native") {
+      it("packedAttention and its gradients give the same bits on 1 and 2 threads (pairs split over threads)", async () => {
+        const lengths = Array.from({ length: 64 }, (_, r) => 1 + ((r * 7) % 23))
+        const starts = lengths.reduce((s, L) => [...s, s[s.length - 1]! + L], [0])
+        const N = starts[starts.length - 1]!
+        const run = async (threads: number) => {
+          await Engine.init({ backend: "wasm", blas: "native", threads })
+          const [q, k, v, dy] = [1, 2, 3, 4].map((s) => tf.tensor2d(randomData(N * 128, s), [N, 128]))
+          const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(dy!, Ops.packedAttention(a, b, c, starts, 4))))([q!, k!, v!])
+          const y = Ops.packedAttention(q!, k!, v!, starts, 4)
+          const out = [y, ...grads].map((t) => Buffer.from((t.dataSync() as Float32Array).buffer))
+          tf.dispose([q!, k!, v!, dy!, y, ...grads])
+          return out
+        }
+        const one = await run(1)
+        const two = await run(2)
+        await path.init()
+        two.forEach((b, i) => expect(b.equals(one[i]!), `output ${i}`).toBe(true))
+      })
+    }
+
+    it("packedAttention rejects starts that do not cover q", () => {
+      const x = tf.zeros([4, 6])
+      expect(() => Ops.packedAttention(x, x, x, [0, 3], 2)).toThrow(/starts must rise from 0 to the 4 rows/)
+      expect(() => Ops.packedAttention(x, x, x, [0, 3, 2, 4], 2)).toThrow(/starts must rise/)
+      expect(() => Ops.packedAttention(x, x, x, [0, 4], 4)).toThrow(/heads must divide 6/)
+      x.dispose()
     })
 
     it("rejects a gamma of the wrong length", () => {

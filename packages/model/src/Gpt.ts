@@ -14,7 +14,7 @@
  */
 import { InvalidArgumentError, Rng } from "@duet/core"
 import { causalSelfAttention, splitHeads } from "./internal/Attention.js"
-import { gatherHasGradient, gelu, layerNorm, oneHot, tf } from "./internal/Tfjs.js"
+import { Ops, gatherHasGradient, gelu, layerNorm, oneHot, tf } from "./internal/Tfjs.js"
 import type { KvCache, KvLayout } from "./KvCache.js"
 import * as PolicyInterface from "./Policy.js"
 
@@ -173,16 +173,32 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     if (T > blockSize) throw new InvalidArgumentError("tokens", `length ${T} exceeds blockSize ${blockSize}`)
     const tok = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, C)
     const pos = tf.slice(this.p("transformer.wpe.weight"), [0, 0], [T, C]) // (T, C)
-    let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) // (B*T, C)
+    const x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) // (B*T, C)
     const heads = (t: tf.Tensor) => splitHeads(t, B, T, H, hd) // (B, H, T, hd)
+    return this.blocks(x, (l, q, k, v) => {
+      const [qh, kh, vh] = [heads(q), heads(k), heads(v)]
+      onKv?.(l, kh, vh)
+      return causalSelfAttention(qh, kh, vh) // (B*T, C)
+    })
+  }
+
+  /**
+   * Packed rows (no padding; see `Policy.buildPackedBatch`): ids and positions (N), sequence r at
+   * rows starts[r]..starts[r+1]-1 -> final hidden states (N, C), attention by `Ops.packedAttention`.
+   */
+  private hiddenPacked(ids: tf.Tensor1D, positions: tf.Tensor1D, starts: ReadonlyArray<number>): tf.Tensor2D {
+    const x = tf.add(this.embed(ids, true), tf.gather(this.p("transformer.wpe.weight"), positions)) // (N, C)
+    return this.blocks(x, (_, q, k, v) => Ops.packedAttention(q, k, v, starts, this.config.nHead)) as tf.Tensor2D
+  }
+
+  /** The transformer blocks and the final LayerNorm on (N, C); `attend(layer, q, k, v)` (each (N, C), q scaled) -> (N, C). */
+  private blocks(x: tf.Tensor, attend: (layer: number, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const hd = this.config.nEmbd / this.config.nHead
     for (let l = 0; l < this.config.nLayer; l++) {
       const a = `transformer.h.${l}.attn`
       const h = this.norm(x, `transformer.h.${l}.ln_1`)
-      const q = heads(tf.mul(this.linear(h, `${a}.c_q`), 1 / Math.sqrt(hd)))
-      const k = heads(this.linear(h, `${a}.c_k`))
-      const v = heads(this.linear(h, `${a}.c_v`))
-      onKv?.(l, k, v)
-      const y = causalSelfAttention(q, k, v) // (B*T, C)
+      const q = tf.mul(this.linear(h, `${a}.c_q`), 1 / Math.sqrt(hd))
+      const y = attend(l, q, this.linear(h, `${a}.c_k`), this.linear(h, `${a}.c_v`))
       x = tf.add(x, this.linear(y, `${a}.c_proj`))
       x = tf.add(x, this.mlp(this.norm(x, `transformer.h.${l}.ln_2`), l))
     }
@@ -221,7 +237,8 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
 
   /**
    * Log-probs of each completion token given its prompt and the completion tokens before it.
-   * Rows are `prompt ++ completion`, right padded; the result is aligned at each completion's first
+   * Rows are `prompt ++ completion`: packed without padding, attention by the fused kernel, where
+   * the engine has it (the addon paths); right padded elsewhere. The result is aligned at each completion's first
    * token: `logprobs[b, j] = log p(completion_b[j] | prompt_b ++ completion_b[0..j-1])` (B, Tc) with
    * Tc the longest completion, and `mask[b, j] = 1` for j < completion_b.length, else 0 (where the
    * log-prob is 0). Differentiable in the parameters.
@@ -230,7 +247,15 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     prompts: ReadonlyArray<Int32Array>,
     completions: ReadonlyArray<Int32Array>
   ): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
-    return PolicyInterface.completionLogprobs(this, prompts, completions)
+    // Packed rows (no padding, fused attention) where the engine fuses attention; padded otherwise.
+    if (!Ops.fused().attention || completions.every((c) => c.length === 0)) return PolicyInterface.completionLogprobs(this, prompts, completions)
+    return PolicyInterface.packedCompletionLogprobs(
+      this.config,
+      prompts,
+      completions,
+      (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
+      (h) => this.head(h)
+    )
   }
 
   /**

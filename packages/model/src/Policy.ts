@@ -44,25 +44,40 @@ export interface Policy<C extends ModelConfig = GptConfig> {
   dispose(): void
 }
 
+/** Checks rows of `prompt ++ completion` against the config: non-empty prompts, ids in the vocabulary, blockSize. */
+const checkRows = (prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>, config: ModelConfig): void => {
+  if (prompts.length !== completions.length) {
+    throw new InvalidArgumentError("completions", `${completions.length} rows but ${prompts.length} prompts`)
+  }
+  if (prompts.length === 0) throw new InvalidArgumentError("prompts", "no rows")
+  for (let b = 0; b < prompts.length; b++) {
+    const p = prompts[b]!
+    const c = completions[b]!
+    if (p.length < 1) throw new InvalidArgumentError(`prompts[${b}]`, "is empty (a row needs at least one prompt token, e.g. BOS)")
+    if (p.length + c.length > config.blockSize) {
+      throw new InvalidArgumentError(`completions[${b}]`, `prompt + completion = ${p.length + c.length} tokens exceeds blockSize ${config.blockSize}`)
+    }
+    for (const [field, ids] of [[`prompts[${b}]`, p], [`completions[${b}]`, c]] as const) {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!
+        if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) throw new InvalidArgumentError(`${field}[${i}]`, `token ${id} outside [0, ${config.vocabSize})`)
+      }
+    }
+  }
+}
+
 /** The padded arrays `completionLogprobs` feeds the model (exported for tests). */
 export const buildCompletionBatch = (
   prompts: ReadonlyArray<Int32Array>,
   completions: ReadonlyArray<Int32Array>,
   config: ModelConfig
 ): { B: number; T: number; Tc: number; inputs: Int32Array; targets: Int32Array; select: Float32Array; mask: Float32Array } => {
-  if (prompts.length !== completions.length) {
-    throw new InvalidArgumentError("completions", `${completions.length} rows but ${prompts.length} prompts`)
-  }
+  checkRows(prompts, completions, config)
   const B = prompts.length
-  if (B === 0) throw new InvalidArgumentError("prompts", "no rows")
   let T = 1
   let Tc = 0
   for (let b = 0; b < B; b++) {
-    const P = prompts[b]!.length
-    const L = P + completions[b]!.length
-    if (P < 1) throw new InvalidArgumentError(`prompts[${b}]`, "is empty (a row needs at least one prompt token, e.g. BOS)")
-    if (L > config.blockSize) throw new InvalidArgumentError(`completions[${b}]`, `prompt + completion = ${L} tokens exceeds blockSize ${config.blockSize}`)
-    T = Math.max(T, L - 1)
+    T = Math.max(T, prompts[b]!.length + completions[b]!.length - 1)
     Tc = Math.max(Tc, completions[b]!.length)
   }
   const inputs = new Int32Array(B * T)
@@ -75,13 +90,6 @@ export const buildCompletionBatch = (
     const row = new Int32Array(p.length + c.length)
     row.set(p)
     row.set(c, p.length)
-    for (let t = 0; t < row.length; t++) {
-      const id = row[t]!
-      if (!Number.isInteger(id) || id < 0 || id >= config.vocabSize) {
-        const [field, i] = t < p.length ? [`prompts[${b}]`, t] : [`completions[${b}]`, t - p.length]
-        throw new InvalidArgumentError(`${field}[${i}]`, `token ${id} outside [0, ${config.vocabSize})`)
-      }
-    }
     inputs.set(row.subarray(0, row.length - 1), b * T)
     targets.set(row.subarray(1), b * T)
     for (let j = 0; j < c.length; j++) {
@@ -90,6 +98,81 @@ export const buildCompletionBatch = (
     }
   }
   return { B, T, Tc, inputs, targets, select, mask }
+}
+
+/**
+ * The same rows packed without padding (the layout of flash-attn's varlen kernels): row b's
+ * `prompt ++ completion` minus its last token at `starts[b]..starts[b+1]-1` of `ids` (N), with its
+ * `positions` from 0. `picks` (M) are the packed rows whose next token is a completion token, and
+ * `targets` (M) those tokens, row by row; `slots` (B * Tc) maps completion token (b, j) to its pick,
+ * or to M (a zero) past the completion. A row whose completion is empty contributes no rows.
+ */
+export const buildPackedBatch = (
+  prompts: ReadonlyArray<Int32Array>,
+  completions: ReadonlyArray<Int32Array>,
+  config: ModelConfig
+): { B: number; Tc: number; ids: Int32Array; positions: Int32Array; starts: number[]; picks: Int32Array; targets: Int32Array; slots: Int32Array; mask: Float32Array } => {
+  checkRows(prompts, completions, config)
+  const B = prompts.length
+  let N = 0
+  let M = 0
+  let Tc = 0
+  for (let b = 0; b < B; b++) {
+    const C = completions[b]!.length
+    if (C > 0) N += prompts[b]!.length + C - 1
+    M += C
+    Tc = Math.max(Tc, C)
+  }
+  const ids = new Int32Array(N)
+  const positions = new Int32Array(N)
+  const starts = [0]
+  const picks = new Int32Array(M)
+  const targets = new Int32Array(M)
+  const slots = new Int32Array(B * Tc).fill(M)
+  const mask = new Float32Array(B * Tc)
+  let n = 0
+  let m = 0
+  for (let b = 0; b < B; b++) {
+    const p = prompts[b]!
+    const c = completions[b]!
+    if (c.length > 0) {
+      ids.set(p, n)
+      ids.set(c.subarray(0, c.length - 1), n + p.length)
+      for (let t = 0; t < p.length + c.length - 1; t++) positions[n + t] = t
+      for (let j = 0; j < c.length; j++, m++) {
+        picks[m] = n + p.length - 1 + j
+        targets[m] = c[j]!
+        slots[b * Tc + j] = m
+        mask[b * Tc + j] = 1
+      }
+      n += p.length + c.length - 1
+    }
+    starts.push(n)
+  }
+  return { B, Tc, ids, positions, starts, picks, targets, slots, mask }
+}
+
+/**
+ * `completionLogprobs` on a packed batch: `hidden(ids, positions, starts)` gives the final hidden
+ * states (N, C) of the packed rows, `logits` maps those picked to (M, V). Only completion positions
+ * reach the output head. Same result as the padded form up to float rounding.
+ */
+export const packedCompletionLogprobs = (
+  config: ModelConfig,
+  prompts: ReadonlyArray<Int32Array>,
+  completions: ReadonlyArray<Int32Array>,
+  hidden: (ids: tf.Tensor1D, positions: tf.Tensor1D, starts: ReadonlyArray<number>) => tf.Tensor2D,
+  logits: (h: tf.Tensor2D) => tf.Tensor2D
+): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } => {
+  const batch = buildPackedBatch(prompts, completions, config)
+  return tf.tidy(() => {
+    const { B, Tc } = batch
+    const h = hidden(tf.tensor1d(batch.ids, "int32"), tf.tensor1d(batch.positions, "int32"), batch.starts)
+    const picked = pickLogprobs(logits(tf.gather(h, tf.tensor1d(batch.picks, "int32"))), tf.tensor1d(batch.targets, "int32")) // (M)
+    const withZero = tf.concat([picked, tf.zeros([1])]) // slot M reads 0
+    const logprobs = tf.reshape(tf.gather(withZero, tf.tensor1d(batch.slots, "int32")), [B, Tc]) as tf.Tensor2D
+    return { logprobs, mask: tf.tensor2d(batch.mask, [B, Tc]) }
+  })
 }
 
 /**

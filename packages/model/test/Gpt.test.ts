@@ -4,6 +4,7 @@ import fc from "fast-check"
 import * as tf from "@tensorflow/tfjs-core"
 import { InvalidArgumentError, Rng } from "@duet/core"
 import * as Gpt from "../src/Gpt.js"
+import * as Policies from "../src/Policy.js"
 import "./backend.js"
 import { randomPolicy, randomTokens, tinyConfig, weightsOf } from "./helpers.js"
 import { referenceLogits, referenceTokenLogprobs } from "./reference.js"
@@ -140,6 +141,39 @@ describe.each(["duet", "stock"] as const)("Gpt gradients (%s kernels)", (kernels
   beforeAll(async () => {
     await Engine.init({ backend: "wasm", kernels })
   })
+  it("sequenceLogprobs (packed rows, fused attention on duet's addon paths) has the padded form's value and gradients", () => {
+    const config = Gpt.makeConfig({ vocabSize: 7, blockSize: 12, nLayer: 2, nHead: 2, nEmbd: 32, mlpRatio: 2 })
+    const policy = randomPolicy(config, 4, 0.5)
+    const rng = Rng.seeded(5)
+    const shapes = [[3, 4], [1, 0], [5, 7], [2, 1], [4, 3]] as const
+    const prompts = shapes.map(([p]) => randomTokens(rng, p, 7))
+    const completions = shapes.map(([, c]) => randomTokens(rng, c, 7))
+    const weights = Array.from({ length: shapes.length * 7 }, () => rng.normal())
+    const run = (f: () => { logprobs: tf.Tensor2D; mask: tf.Tensor2D }) => {
+      const { value, grads } = policy.lossAndGrads(() =>
+        tf.tidy(() => {
+          const { logprobs, mask } = f()
+          return tf.sum(tf.mul(tf.mul(logprobs, mask), tf.tensor2d(weights, [shapes.length, 7]))) as tf.Scalar
+        })
+      )
+      const out = { value: value.dataSync()[0]!, grads: new Map([...grads].map(([n, g]) => [n, g.dataSync().slice()])) }
+      tf.dispose([value, ...grads.values()])
+      return out
+    }
+    const packed = run(() => policy.sequenceLogprobs(prompts, completions))
+    const padded = run(() => Policies.completionLogprobs(policy, prompts, completions))
+    expect(close(packed.value, padded.value)).toBe(true)
+    expect([...packed.grads.keys()].sort()).toEqual([...padded.grads.keys()].sort())
+    // relative to the largest gradient entry: c_k.bias's gradient is 0 up to rounding (softmax ignores
+    // a shift shared by a row's scores), so its own scale is noise
+    const scale = Math.max(...[...padded.grads.values()].map((g) => Math.max(...Array.from(g, Math.abs))))
+    for (const [name, g] of packed.grads) {
+      const want = padded.grads.get(name)!
+      g.forEach((x, i) => expect(Math.abs(x - want[i]!) <= 1e-5 * scale + 1e-4 * Math.abs(want[i]!), `${name}[${i}]: ${x} vs ${want[i]}`).toBe(true))
+    }
+    policy.dispose()
+  })
+
   it("match central finite differences of the float64 reference", () => {
     const config = Gpt.makeConfig({ vocabSize: 5, blockSize: 6, nLayer: 1, nHead: 2, nEmbd: 8, mlpRatio: 2 })
     const policy = randomPolicy(config, 9, 0.5)

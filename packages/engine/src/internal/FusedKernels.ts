@@ -5,6 +5,8 @@
  * - DuetLayerNorm / DuetLayerNormGrad: native loops with the addon, JS loops on the heap without.
  * - DuetSoftmaxGrad: the gradient of tf.softmax over the last axis in one pass (tfjs-core's
  *   gradient is four ops), dx = y (dy - sum(dy y)); native or JS.
+ * - DuetAttention / DuetAttentionGrad: causal self-attention over packed sequences (no padding, no
+ *   head transposes), forward and backward, each one pass per (sequence, head); addon only.
  * Formulas are stated in native/duet_blas.cc and in Ops.ts.
  */
 import * as tf from "@tensorflow/tfjs"
@@ -17,6 +19,8 @@ export const GELU_GRAD = "DuetGeluGrad"
 export const LAYER_NORM = "DuetLayerNorm"
 export const LAYER_NORM_GRAD = "DuetLayerNormGrad"
 export const SOFTMAX_GRAD = "DuetSoftmaxGrad"
+export const ATTENTION = "DuetAttention"
+export const ATTENTION_GRAD = "DuetAttentionGrad"
 
 /** GELU forms as the addon numbers them. */
 export const geluForms = { sigmoid: 0, tanh: 1 } as const
@@ -207,6 +211,55 @@ const softmaxGradKernel =
     return out
   }
 
+type AttentionAddon = Required<Pick<NativeAddon, "packedAttention" | "packedAttentionGrad">>
+
+/** starts (R + 1) and heads from the attrs, checked against q (N, heads * headDim). */
+const attentionShape = (kernel: string, q: TensorInfo, attrs: NamedAttrMap): { starts: Int32Array; heads: number; headDim: number } => {
+  const starts = Int32Array.from(attrs.starts as number[])
+  const heads = attrs.heads as number
+  const [N, C] = q.shape as [number, number]
+  if (q.shape.length !== 2 || !(heads >= 1) || C % heads !== 0) throw new Error(`${kernel}: q [${q.shape}] must be (N, heads * headDim) with heads ${heads}`)
+  if (starts.length < 1 || starts[starts.length - 1] !== N) throw new Error(`${kernel}: starts must end at the ${N} rows of q`)
+  return { starts, heads, headDim: C / heads }
+}
+
+const attentionKernel =
+  (addon: AttentionAddon): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ q: TensorInfo; k: TensorInfo; v: TensorInfo }>
+    const { q, k, v } = inputs
+    requireF32(ATTENTION, inputs)
+    for (const t of [k, v]) if (t.shape.join(",") !== q.shape.join(",")) throw new Error(`${ATTENTION}: q, k, v shapes differ: [${q.shape}], [${t.shape}]`)
+    const { starts, heads, headDim } = attentionShape(ATTENTION, q, attrs)
+    const out = backend.makeOutput(q.shape, "float32")
+    if (sizeOf(q.shape) === 0) return out
+    const [qo, ko, vo, oo] = [q, k, v, out].map((t) => offsetOf(backend, t)) as [number, number, number, number]
+    addon.packedAttention(heapBuffer(backend), qo, ko, vo, oo, starts, heads, headDim)
+    return out
+  }
+
+const attentionGradKernel =
+  (addon: AttentionAddon): KernelFunc =>
+  (args) => {
+    const { inputs, backend, attrs } = args as unknown as Args<{ dy: TensorInfo; q: TensorInfo; k: TensorInfo; v: TensorInfo }>
+    requireF32(ATTENTION_GRAD, inputs)
+    const { starts, heads, headDim } = attentionShape(ATTENTION_GRAD, inputs.q, attrs)
+    const grads = [0, 1, 2].map(() => backend.makeOutput(inputs.q.shape, "float32"))
+    if (sizeOf(inputs.q.shape) === 0) return grads
+    const o = [inputs.dy, inputs.q, inputs.k, inputs.v, ...grads].map((t) => offsetOf(backend, t)) as [number, number, number, number, number, number, number]
+    addon.packedAttentionGrad(heapBuffer(backend), ...o, starts, heads, headDim)
+    return grads
+  }
+
+export const attentionGradConfig: GradConfig = {
+  kernelName: ATTENTION,
+  inputsToSave: ["q", "k", "v"],
+  gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD, { dy: dy as Tensor, q: saved[0]!, k: saved[1]!, v: saved[2]! }, attrs) as Tensor[]
+    return { q: () => dq!, k: () => dk!, v: () => dv! }
+  }
+}
+
 /**
  * Softmax's gradient: the fused kernel where the active backend has it and the softmax is over
  * the last axis; tfjs-core's formula (dy y - sum(dy y) y) otherwise.
@@ -251,10 +304,16 @@ export const fusedKernels = (addon: NativeAddon | undefined): Array<{ name: stri
         { name: GELU_GRAD, kernelFunc: geluGradKernel(addon) }
       ]
     : []),
+  ...(addon?.packedAttention !== undefined && addon.packedAttentionGrad !== undefined
+    ? [
+        { name: ATTENTION, kernelFunc: attentionKernel(addon as AttentionAddon) },
+        { name: ATTENTION_GRAD, kernelFunc: attentionGradKernel(addon as AttentionAddon) }
+      ]
+    : []),
   { name: LAYER_NORM, kernelFunc: layerNormKernel(addon) },
   { name: LAYER_NORM_GRAD, kernelFunc: layerNormGradKernel(addon) },
   { name: SOFTMAX_GRAD, kernelFunc: softmaxGradKernel(addon) }
 ]
 
 /** Gradients of the fused kernels (registered once; harmless where the kernels are absent). */
-export const fusedGradients: GradConfig[] = [geluGradConfig, layerNormGradConfig]
+export const fusedGradients: GradConfig[] = [geluGradConfig, layerNormGradConfig, attentionGradConfig]

@@ -90,6 +90,25 @@ export interface NativeAddon {
     headDim: number,
     scale: number
   ): void
+  /**
+   * Causal self-attention over packed sequences (rows starts[r]..starts[r+1]-1 of (N, heads*headDim)
+   * q, k, v; q scaled already) into out; see native/duet_blas.cc. Absent in the wasm SIMD kernels.
+   */
+  packedAttention?(heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, outOff: number, starts: Int32Array, heads: number, headDim: number): void
+  /** dq, dk, dv of `packedAttention` given dy (p recomputed from q and k). */
+  packedAttentionGrad?(
+    heap: ArrayBuffer,
+    dyOff: number,
+    qOff: number,
+    kOff: number,
+    vOff: number,
+    dqOff: number,
+    dkOff: number,
+    dvOff: number,
+    starts: Int32Array,
+    heads: number,
+    headDim: number
+  ): void
   /** out[o, i] = sum_m x[o, m, i] (float64 accumulation). */
   sumRows(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, mid: number, inner: number): void
   /** c[r, j] += v[j] in place over a (rows, cols) c: a bias after its GEMM. Absent in the wasm SIMD kernels. */

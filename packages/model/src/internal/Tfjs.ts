@@ -6,7 +6,7 @@
 // what registers the gradients; tfjs-core's node build has none).
 import { Ops, tf } from "@duet/engine"
 
-export { tf }
+export { Ops, tf }
 
 /**
  * LayerNorm over the last axis (Ba et al. 2016), biased variance as in PyTorch's `nn.LayerNorm`:
