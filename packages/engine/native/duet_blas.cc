@@ -761,14 +761,37 @@ static inline float Dot(const float* x, const float* y, int64_t hd) {
   }
 }
 
+// x held in registers for many dot products x . y (Dot's arithmetic, x loaded once).
+template <int NC>
+struct Held {
+  F16 v[NC > 0 ? NC : 1];
+  const float* x;
+  explicit Held(const float* from) : x(from) {
+    if constexpr (NC > 0)
+      for (int c = 0; c < NC; ++c) v[c] = LoadF16(from + 16 * c);
+  }
+  inline float Dot(const float* y, int64_t hd) const {
+    if constexpr (NC > 0) {
+      F16 s = v[0] * LoadF16(y);
+      for (int c = 1; c < NC; ++c) s += v[c] * LoadF16(y + 16 * c);
+      return SumF16(s);
+    } else {
+      float s = 0;
+      for (int64_t d = 0; d < hd; ++d) s += x[d] * y[d];
+      return s;
+    }
+  }
+};
+
 // p[0..i] = softmax over j <= i of q_i . k_j, for pair (base row, head column hc). The exps run
 // as one vector loop; their sum is 16 lane partials (lane l: j = l, l + 16, ...) added by SumF16.
 template <int NC>
 static inline void CausalRow(const PackedAttention& a, const float* qi, int64_t base, int64_t hc, int64_t i, float* __restrict p) {
   const int64_t C = a.H * a.hd;
+  const Held<NC> q(qi);
   float mx = -3.4e38f;
   for (int64_t j = 0; j <= i; ++j) {
-    const float sc = Dot<NC>(qi, a.k + (base + j) * C + hc, a.hd);
+    const float sc = q.Dot(a.k + (base + j) * C + hc, a.hd);
     p[j] = sc;
     mx = sc > mx ? sc : mx;
   }
@@ -838,8 +861,9 @@ DUET_CLONES static void PackedAttentionBackward(const PackedAttention& a, const 
       const float* dyi = dy + (base + i) * C + hc;
       CausalRow<NC>(a, qi, base, hc, i, p);
       float D = 0;
+      const Held<NC> dyHeld(dyi);
       for (int64_t j = 0; j <= i; ++j) {
-        ds[j] = Dot<NC>(dyi, a.v + (base + j) * C + hc, a.hd);
+        ds[j] = dyHeld.Dot(a.v + (base + j) * C + hc, a.hd);
         D += p[j] * ds[j];
       }
       Acc<NC> dqi(plain, a.hd);

@@ -5,8 +5,9 @@
 //   C = alpha op(A) op(B) + beta C,   row-major, op(X) = X or X^T;  op(A): M x K, op(B): K x N.
 //
 // Blocked as GotoBLAS/BLIS: K in blocks of KC; per block, op(B) is packed into NR-wide column
-// panels (k-major) and op(A) into MR-tall row panels (k-major); a register-tiled MR x NR
-// micro-kernel accumulates them. Edge tiles run the same micro-kernel on zero-padded panels.
+// panels (k-major); a register-tiled MR x NR micro-kernel accumulates them against op(A) read in
+// place (packing A cost as much as a quarter of the multiply-adds at K = 128). Edge tiles run the
+// same micro-kernel on zero-padded panels.
 //
 // Summation order: every C element is one accumulator, updated k = 0, 1, ..., K-1 in order (a K
 // block starts from the previous block's stored value), with one fused multiply-add per k. So an
@@ -44,20 +45,23 @@ constexpr int64_t NR = 16;   // columns per micro-tile (two 8-float vectors)
 constexpr int64_t KC = 256;  // K per block: a B micro-panel (KC x NR) stays in L1
 constexpr int64_t MC = 96;   // rows per A block: MC x KC floats stay in L2
 
-// acc(MR x NR) = (first ? 0 : c) + sum_k pa[k] (x) pb[k]; c has leading dimension ldc.
-// The tile is always full-size here (edge tiles go through a padded local buffer).
+// acc(MR x NR) = (first ? 0 : c) + sum_k a(:, k) (x) pb[k]; c has leading dimension ldc. A is read
+// where it lies: a(i, k) = pa[k * lda + i] (kMajor: a packed panel, lda = MR, or op(A) = A^T read in
+// place) or pa[i * lda + k] (A's rows read in place). The tile is always full-size here (edge tiles
+// go through a padded local buffer).
 #if defined(__AVX512F__)
-static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+template <bool kMajor>
+static inline void MicroKernel(int64_t kc, const float* pa, int64_t lda, const float* pb, float* c, int64_t ldc, bool first) {
   __m512 acc[MR][2];
   for (int64_t i = 0; i < MR; ++i) {
     acc[i][0] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc);
     acc[i][1] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * ldc + 16);
   }
-  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+  for (int64_t k = 0; k < kc; ++k, pa += kMajor ? lda : 1, pb += NR) {
     const __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
 #pragma GCC unroll 8
     for (int64_t i = 0; i < MR; ++i) {
-      const __m512 a = _mm512_set1_ps(pa[i]);
+      const __m512 a = _mm512_set1_ps(kMajor ? pa[i] : pa[i * lda]);
       acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
     }
@@ -68,7 +72,9 @@ static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, flo
   }
 }
 #elif defined(__AVX2__) && defined(__FMA__)
-static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+template <bool kMajor>
+static inline void MicroKernel(int64_t kc, const float* pa, int64_t lda, const float* pb, float* c, int64_t ldc, bool first) {
+  const int64_t si = kMajor ? 1 : lda;  // a(i, k) = pa[k * sk + i * si]
   __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
   if (first) {
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
@@ -80,19 +86,19 @@ static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, flo
     c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
     c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
   }
-  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+  for (int64_t k = 0; k < kc; ++k, pa += kMajor ? lda : 1, pb += NR) {
     const __m256 b0 = _mm256_loadu_ps(pb), b1 = _mm256_loadu_ps(pb + 8);
-    __m256 a = _mm256_broadcast_ss(pa + 0);
+    __m256 a = _mm256_broadcast_ss(pa + 0 * si);
     c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(pa + 1);
+    a = _mm256_broadcast_ss(pa + 1 * si);
     c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(pa + 2);
+    a = _mm256_broadcast_ss(pa + 2 * si);
     c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(pa + 3);
+    a = _mm256_broadcast_ss(pa + 3 * si);
     c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(pa + 4);
+    a = _mm256_broadcast_ss(pa + 4 * si);
     c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(pa + 5);
+    a = _mm256_broadcast_ss(pa + 5 * si);
     c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
@@ -107,7 +113,9 @@ static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, flo
 // the same order as above, element for element.
 typedef float V8 __attribute__((vector_size(32)));
 static_assert(NR == 16, "the generic kernel is two 8-float vectors wide");
-static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, bool first) {
+template <bool kMajor>
+static inline void MicroKernel(int64_t kc, const float* pa, int64_t lda, const float* pb, float* c, int64_t ldc, bool first) {
+  const int64_t si = kMajor ? 1 : lda;  // a(i, k) = pa[k * sk + i * si]
   V8 acc[MR][2];
   for (int64_t i = 0; i < MR; ++i) {
     if (first) {
@@ -117,13 +125,13 @@ static inline void MicroKernel(int64_t kc, const float* pa, const float* pb, flo
       std::memcpy(&acc[i][1], c + i * ldc + 8, 32);
     }
   }
-  for (int64_t k = 0; k < kc; ++k, pa += MR, pb += NR) {
+  for (int64_t k = 0; k < kc; ++k, pa += kMajor ? lda : 1, pb += NR) {
     V8 b0, b1;
     std::memcpy(&b0, pb, 32);
     std::memcpy(&b1, pb + 8, 32);
     for (int64_t i = 0; i < MR; ++i) {
-      acc[i][0] += pa[i] * b0;
-      acc[i][1] += pa[i] * b1;
+      acc[i][0] += pa[i * si] * b0;
+      acc[i][1] += pa[i * si] * b1;
     }
   }
   for (int64_t i = 0; i < MR; ++i) {
@@ -277,32 +285,38 @@ inline void GemmBlock(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const f
   const int64_t panels = (c1 - c0 + NR - 1) / NR;
   thread_local std::vector<float> bufB, bufA;
   bufB.resize(static_cast<size_t>(panels * kcMax * NR));
-  bufA.resize(static_cast<size_t>(kcMax * ((std::min(MC, r1 - r0) + MR - 1) / MR * MR)));
+  bufA.resize(static_cast<size_t>(kcMax * MR));
   alignas(64) float tile[MR * NR];
+  // Full MR-row tiles read op(A) in place (no packing: its rows, or for A^T its k-major columns, are
+  // what the micro-kernel walks); a last tile of fewer rows is packed, zero-padded, into bufA.
+  const auto kernel = [&](int64_t r, int64_t rows, int64_t k0, int64_t kc, const float* pb, float* out, int64_t ldo, bool first) {
+    if (rows < MR) MicroKernel<true>(kc, bufA.data(), MR, pb, out, ldo, first);
+    else if (ta) MicroKernel<true>(kc, a + k0 * lda + r, lda, pb, out, ldo, first);
+    else MicroKernel<false>(kc, a + r * lda + k0, lda, pb, out, ldo, first);
+  };
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = std::min(KC, K - k0);
     const bool first = k0 == 0;
     for (int64_t p = 0; p < panels; ++p) PackB(b, ldb, tb, c0 + p * NR, c1, k0, kc, bufB.data() + p * kc * NR);
     for (int64_t m0 = r0; m0 < r1; m0 += MC) {
       const int64_t m1 = std::min(r1, m0 + MC);
-      for (int64_t r = m0; r < m1; r += MR) PackA(a, lda, ta, r, m1, k0, kc, bufA.data() + (r - m0) * kc);
-      for (int64_t p = 0; p < panels; ++p) {  // a B micro-panel stays in L1 across the A panels
+      if ((m1 - m0) % MR != 0) PackA(a, lda, ta, m1 - (m1 - m0) % MR, m1, k0, kc, bufA.data());
+      for (int64_t p = 0; p < panels; ++p) {  // a B micro-panel stays in L1 across the A tiles
         const int64_t cs = c0 + p * NR;
         const int64_t cols = std::min(NR, c1 - cs);
         const float* pb = bufB.data() + p * kc * NR;
         for (int64_t r = m0; r < m1; r += MR) {
           const int64_t rows = std::min(MR, m1 - r);
-          const float* pa = bufA.data() + (r - m0) * kc;
           float* cTile = c + r * ldc + cs;
           if (rows == MR && cols == NR) {
-            MicroKernel(kc, pa, pb, cTile, ldc, first);
-          } else {
-            if (!first) {
-              for (int64_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, cTile + i * ldc, cols * sizeof(float));
-            }
-            MicroKernel(kc, pa, pb, tile, NR, first);
-            for (int64_t i = 0; i < rows; ++i) std::memcpy(cTile + i * ldc, tile + i * NR, cols * sizeof(float));
+            kernel(r, rows, k0, kc, pb, cTile, ldc, first);
+            continue;
           }
+          if (!first) {
+            for (int64_t i = 0; i < rows; ++i) std::memcpy(tile + i * NR, cTile + i * ldc, cols * sizeof(float));
+          }
+          kernel(r, rows, k0, kc, pb, tile, NR, first);
+          for (int64_t i = 0; i < rows; ++i) std::memcpy(cTile + i * ldc, tile + i * NR, cols * sizeof(float));
         }
       }
     }

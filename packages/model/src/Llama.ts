@@ -23,7 +23,7 @@
  */
 import { InvalidArgumentError, Rng } from "@duet/core"
 import { causalSelfAttention, splitHeads } from "./internal/Attention.js"
-import { gatherHasGradient, oneHot, tf } from "./internal/Tfjs.js"
+import { Ops, gatherHasGradient, oneHot, tf } from "./internal/Tfjs.js"
 import type { KvCache, KvLayout } from "./KvCache.js"
 import * as PolicyInterface from "./Policy.js"
 
@@ -304,19 +304,51 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
     // (B*T, 1, hd): row b*T + t is position t
     const cos = tf.reshape(tf.tile(tf.tensor2d(tables.cos, [T, hd]), [B, 1]), [B * T, 1, hd])
     const sin = tf.reshape(tf.tile(tf.tensor2d(tables.sin, [T, hd]), [B, 1]), [B * T, 1, hd])
-    let x: tf.Tensor = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, D)
-    const block = (l: number, x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor => {
-      const p = `model.layers.${l}`
-      const { q, k, v } = this.qkv(this.rmsNorm(x, `${p}.input_layernorm`), l, cos, sin) // (B*T, H*hd) each
+    const x = this.embed(tf.reshape(tokens, [B * T]), onKv === undefined) // (B*T, D)
+    return this.layers(x, cos, sin, onKv === undefined, (l, q, k, v) => {
       const kh = splitHeads(k, B, T, H, hd) // (B, H, T, hd)
       const vh = splitHeads(v, B, T, H, hd)
       onKv?.(l, kh, vh)
-      const y = causalSelfAttention(splitHeads(q, B, T, H, hd), kh, vh) // (B*T, H*hd)
-      const h = tf.add(x, this.linear(y, `${p}.self_attn.o_proj`, c.oBias))
+      return causalSelfAttention(splitHeads(q, B, T, H, hd), kh, vh) // (B*T, H*hd)
+    })
+  }
+
+  /**
+   * Packed rows (no padding; see `Policy.buildPackedBatch`): ids and positions (N), sequence r at
+   * rows starts[r]..starts[r+1]-1 -> final hidden states (N, D), attention by `Ops.packedAttention`.
+   */
+  private hiddenPacked(ids: tf.Tensor1D, positions: tf.Tensor1D, starts: ReadonlyArray<number>): tf.Tensor2D {
+    const N = ids.shape[0]
+    const hd = this.config.headDim
+    const T = Math.max(1, ...starts.slice(1).map((s, r) => s - starts[r]!))
+    const tables = ropeTables(this.invFreq, 0, T)
+    const cos = tf.reshape(tf.gather(tf.tensor2d(tables.cos, [T, hd]), positions), [N, 1, hd]) // row i: its position's angles
+    const sin = tf.reshape(tf.gather(tf.tensor2d(tables.sin, [T, hd]), positions), [N, 1, hd])
+    const x = this.embed(ids, true)
+    return this.layers(x, cos, sin, true, (_, q, k, v) => Ops.packedAttention(q, k, v, starts, this.config.numAttentionHeads)) as tf.Tensor2D
+  }
+
+  /**
+   * The decoder layers and the final RMSNorm on (N, D) rows with their RoPE angles (N, 1, hd);
+   * `attend(layer, q, k, v)` (each (N, H*hd), q scaled, k and v repeated to every head) -> (N, H*hd).
+   * `checkpoint`: each layer under activation checkpointing (training); else one tidy per layer.
+   */
+  private layers(
+    x: tf.Tensor,
+    cos: tf.Tensor,
+    sin: tf.Tensor,
+    checkpoint: boolean,
+    attend: (layer: number, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor
+  ): tf.Tensor {
+    const c = this.config
+    const block = (l: number, x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor => {
+      const p = `model.layers.${l}`
+      const { q, k, v } = this.qkv(this.rmsNorm(x, `${p}.input_layernorm`), l, cos, sin) // (N, H*hd) each
+      const h = tf.add(x, this.linear(attend(l, q, k, v), `${p}.self_attn.o_proj`, c.oBias))
       return tf.add(h, this.mlp(this.rmsNorm(h, `${p}.post_attention_layernorm`), l))
     }
     for (let l = 0; l < c.numLayers; l++) {
-      if (onKv === undefined) x = this.checkpointed(l, x, cos, sin, block)
+      if (checkpoint) x = this.checkpointed(l, x, cos, sin, block)
       else {
         // Prefill (no tape): one tidy per block, so only the residual stream outlives a layer.
         // Under the caller's single tidy every layer's intermediates stayed until the end, ~2.5 MB
@@ -397,7 +429,16 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
 
   /** See `Policy.completionLogprobs`: (B, Tc) log-probs of each completion token, and its mask. */
   sequenceLogprobs(prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
-    return PolicyInterface.completionLogprobs(this, prompts, completions)
+    // Packed rows (no padding, fused attention, the head only at completion positions) where the
+    // engine fuses attention; padded otherwise.
+    if (!Ops.fused().attention || completions.every((c) => c.length === 0)) return PolicyInterface.completionLogprobs(this, prompts, completions)
+    return PolicyInterface.packedCompletionLogprobs(
+      this.config,
+      prompts,
+      completions,
+      (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
+      (h) => this.head(h)
+    )
   }
 
   /** Runs tokens (B, T) from position 0, writes every layer's k, v into `cache`; logits of the last position (B, V). */

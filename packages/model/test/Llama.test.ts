@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Rng } from "@duet/core"
 import * as AdamW from "../src/AdamW.js"
 import * as Llama from "../src/Llama.js"
+import * as Policies from "../src/Policy.js"
 import * as Sampler from "../src/Sampler.js"
 import "./backend.js"
 import { randomTokens } from "./helpers.js"
@@ -63,6 +64,31 @@ describe.each(Object.keys(configs))("%s", (family) => {
     const lb = policy.logits(tf.tensor2d(b, [1, 10], "int32")).arraySync()[0]!
     for (let t = 0; t < 6; t++) expect(lb[t]).toEqual(la[t])
     expect(lb[6]).not.toEqual(la[6])
+    policy.dispose()
+  })
+
+  it("sequenceLogprobs (packed rows, fused attention where the addon is) has the padded form's value and gradients", () => {
+    const policy = randomPolicy(config, 5)
+    const rng = Rng.seeded(6)
+    const shapes = [[3, 4], [1, 0], [6, 7], [2, 1]] as const
+    const prompts = shapes.map(([p]) => randomTokens(rng, p, config.vocabSize))
+    const completions = shapes.map(([, c]) => randomTokens(rng, c, config.vocabSize))
+    const weights = tf.tensor2d(Array.from({ length: shapes.length * 7 }, () => rng.normal()), [shapes.length, 7])
+    const run = (f: () => { logprobs: tf.Tensor2D; mask: tf.Tensor2D }) => {
+      const { value, grads } = policy.lossAndGrads(() => tf.tidy(() => tf.sum(tf.mul(tf.mul(f().logprobs, f().mask), weights)) as tf.Scalar))
+      const out = { value: value.dataSync()[0]!, grads: new Map([...grads].map(([n, g]) => [n, g.dataSync().slice()])) }
+      tf.dispose([value, ...grads.values()])
+      return out
+    }
+    const packed = run(() => policy.sequenceLogprobs(prompts, completions))
+    const padded = run(() => Policies.completionLogprobs(policy, prompts, completions))
+    expect(Math.abs(packed.value - padded.value)).toBeLessThan(1e-4 * (1 + Math.abs(padded.value)))
+    const scale = Math.max(...[...padded.grads.values()].map((g) => Math.max(...Array.from(g, Math.abs))))
+    for (const [name, g] of packed.grads) {
+      const want = padded.grads.get(name)!
+      g.forEach((x, i) => expect(Math.abs(x - want[i]!) <= 1e-5 * scale + 1e-4 * Math.abs(want[i]!), `${name}[${i}]: ${x} vs ${want[i]}`).toBe(true))
+    }
+    weights.dispose()
     policy.dispose()
   })
 
