@@ -100,7 +100,30 @@ export const packedAttention = (q: Tensor, k: Tensor, v: Tensor, starts: Readonl
   return packedAttentionComposite(q, k, v, starts, heads)
 }
 
-/** Stock ops: gather the rows into (R, T) padded rows, mask causally, gather the real rows back. */
+/** Additive causal masks (T, T): 0 on and below the diagonal, -1e9 above (exp underflows to exactly 0). */
+const causalMasks = new Map<number, Float32Array>()
+const causalMask = (T: number): tf.Tensor2D => {
+  let m = causalMasks.get(T)
+  if (m === undefined) {
+    m = new Float32Array(T * T)
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9
+    causalMasks.set(T, m)
+  }
+  return tf.tensor2d(m, [T, T])
+}
+
+/**
+ * softmax(q k^T + causal mask) v in stock ops (Vaswani et al. 2017, eq. 1) for q, k, v (B, H, T, hd)
+ * of right-padded rows (padding last, so it never reaches an earlier position), q already scaled;
+ * returns (B*T, H*hd), heads side by side again.
+ */
+export const causalAttention = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor2D => {
+  const [B, H, T, hd] = q.shape
+  const att = tf.softmax(tf.add(tf.matMul(q, k, false, true), causalMask(T))) // (B, H, T, T)
+  return tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D // (B*T, H*hd)
+}
+
+/** Stock ops: gather the rows into (R, T) padded rows, `causalAttention`, gather the real rows back. */
 const packedAttentionComposite = (q: Tensor, k: Tensor, v: Tensor, starts: ReadonlyArray<number>, heads: number): Tensor =>
   tf.tidy(() => {
     const [N, C] = q.shape as [number, number]
@@ -116,10 +139,6 @@ const packedAttentionComposite = (q: Tensor, k: Tensor, v: Tensor, starts: Reado
       for (let i = starts[r]!; i < starts[r + 1]!; i++) realIdx[i] = r * T + (i - starts[r]!)
     }
     const pad = tf.tensor1d(padIdx, "int32")
-    const heads4 = (x: Tensor) => tf.transpose(tf.reshape(tf.gather(x, pad), [R, T, heads, hd]), [0, 2, 1, 3]) // (R, H, T, hd)
-    const mask = new Float32Array(T * T)
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9
-    const att = tf.softmax(tf.add(tf.matMul(heads4(q), heads4(k), false, true), tf.tensor2d(mask, [T, T])))
-    const y = tf.reshape(tf.transpose(tf.matMul(att, heads4(v)), [0, 2, 1, 3]), [R * T, C])
-    return tf.gather(y, tf.tensor1d(realIdx, "int32"))
+    const heads4 = (x: Tensor) => tf.transpose(tf.reshape(tf.gather(x, pad), [R, T, heads, hd]), [0, 2, 1, 3]) as tf.Tensor4D // (R, H, T, hd)
+    return tf.gather(causalAttention(heads4(q), heads4(k), heads4(v)), tf.tensor1d(realIdx, "int32"))
   })
