@@ -2,9 +2,10 @@
  * RL on a real tokenizer learns (issue 10): `duet train --model DIR` with the `llama-gqa` fixture
  * (a Llama of random weights, byte-level BPE of 320 tokens) on the default task (1-2 digit +/-,
  * reversed answers): SFT until 30% greedy on the probe, then 200 2-GRPO steps of 128 prompts x 2.
- * Measured (seed 1): duet's native GEMM Mean@8 36.5 -> 41.4 (+4.9), Pass@8 64.0 -> 48.5 (-15.5)
- * (before the decode-attention rewrite reordered its float sums: +6.8, -12.5); wasm kernels 39.7 ->
- * 47.8 (+8.1), Pass@8 57.5 -> 56.0; OpenBLAS (not run here) 35.9 -> 41.3, Pass@8 54.0 -> 49.5.
+ * Measured (seed 1): duet's native GEMM Mean@8 32.6 -> 43.8 (+11.2), Pass@8 55.5 -> 54.5 (-1.0)
+ * (training on packed rows with fused attention, 2026-12-06; before: 36.5 -> 41.4, Pass@8 64.0 ->
+ * 48.5); wasm kernels 39.7 -> 47.8 (+8.1), Pass@8 57.5 -> 56.0; OpenBLAS (not run here, before the
+ * packed rows) 35.9 -> 41.3, Pass@8 54.0 -> 49.5.
  * 200 problems x 8 samples: a 3-point rise is ~2 standard errors of the paired difference at these
  * accuracies; 600 steps give +14.0 (docs/model.md). Pass@8 falls while Mean@8 rises on some
  * trajectories (2-GRPO sharpens the policy onto answers it already finds, from a 30% warm start),
