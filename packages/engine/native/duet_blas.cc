@@ -747,21 +747,8 @@ static inline void Axpy(float* y, float w, const float* x, int64_t hd) {
   }
 }
 
-// x . y over hd floats: 16 lane partials summed by SumF16 (NC > 0), or in order.
-template <int NC>
-static inline float Dot(const float* x, const float* y, int64_t hd) {
-  if constexpr (NC > 0) {
-    F16 s = LoadF16(x) * LoadF16(y);
-    for (int c = 1; c < NC; ++c) s += LoadF16(x + 16 * c) * LoadF16(y + 16 * c);
-    return SumF16(s);
-  } else {
-    float s = 0;
-    for (int64_t d = 0; d < hd; ++d) s += x[d] * y[d];
-    return s;
-  }
-}
-
-// x held in registers for many dot products x . y (Dot's arithmetic, x loaded once).
+// x held in registers (loaded once) for many dot products x . y over hd floats: 16 lane partials
+// summed by SumF16 (NC > 0), or in order.
 template <int NC>
 struct Held {
   F16 v[NC > 0 ? NC : 1];

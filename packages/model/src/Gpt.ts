@@ -247,15 +247,10 @@ export class Policy implements PolicyInterface.Policy<GptConfig> {
     prompts: ReadonlyArray<Int32Array>,
     completions: ReadonlyArray<Int32Array>
   ): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
-    // Packed rows (no padding, fused attention) where the engine fuses attention; padded otherwise.
-    if (!Ops.fused().attention || completions.every((c) => c.length === 0)) return PolicyInterface.completionLogprobs(this, prompts, completions)
-    return PolicyInterface.packedCompletionLogprobs(
-      this.config,
-      prompts,
-      completions,
-      (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
-      (h) => this.head(h)
-    )
+    return PolicyInterface.sequenceLogprobs(this, prompts, completions, {
+      hidden: (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
+      logits: (h) => this.head(h)
+    })
   }
 
   /**

@@ -429,16 +429,10 @@ export class Policy implements PolicyInterface.Policy<LlamaConfig> {
 
   /** See `Policy.completionLogprobs`: (B, Tc) log-probs of each completion token, and its mask. */
   sequenceLogprobs(prompts: ReadonlyArray<Int32Array>, completions: ReadonlyArray<Int32Array>): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } {
-    // Packed rows (no padding, fused attention, the head only at completion positions) where the
-    // engine fuses attention; padded otherwise.
-    if (!Ops.fused().attention || completions.every((c) => c.length === 0)) return PolicyInterface.completionLogprobs(this, prompts, completions)
-    return PolicyInterface.packedCompletionLogprobs(
-      this.config,
-      prompts,
-      completions,
-      (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
-      (h) => this.head(h)
-    )
+    return PolicyInterface.sequenceLogprobs(this, prompts, completions, {
+      hidden: (ids, positions, starts) => this.hiddenPacked(ids, positions, starts),
+      logits: (h) => this.head(h)
+    })
   }
 
   /** Runs tokens (B, T) from position 0, writes every layer's k, v into `cache`; logits of the last position (B, V). */

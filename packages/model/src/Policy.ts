@@ -10,7 +10,7 @@
 import { InvalidArgumentError } from "@duet/core"
 import type { GptConfig } from "./Gpt.js"
 import type { KvCache, KvLayout } from "./KvCache.js"
-import { oneHot, tf } from "./internal/Tfjs.js"
+import { Ops, oneHot, tf } from "./internal/Tfjs.js"
 
 /** What every model config says: token ids are 0..vocabSize-1; a row holds at most blockSize positions. */
 export interface ModelConfig {
@@ -174,6 +174,24 @@ export const packedCompletionLogprobs = (
     return { logprobs, mask: tf.tensor2d(batch.mask, [B, Tc]) }
   })
 }
+
+/**
+ * A model's `sequenceLogprobs`: packed rows (`packedCompletionLogprobs` with the model's `hidden`
+ * and `logits`) where the engine fuses attention (the addon paths) and some completion is
+ * non-empty; the padded `completionLogprobs` otherwise.
+ */
+export const sequenceLogprobs = (
+  policy: Pick<Policy<ModelConfig>, "config" | "tokenLogprobs">,
+  prompts: ReadonlyArray<Int32Array>,
+  completions: ReadonlyArray<Int32Array>,
+  packed: {
+    hidden: (ids: tf.Tensor1D, positions: tf.Tensor1D, starts: ReadonlyArray<number>) => tf.Tensor2D
+    logits: (h: tf.Tensor2D) => tf.Tensor2D
+  }
+): { logprobs: tf.Tensor2D; mask: tf.Tensor2D } =>
+  !Ops.fused().attention || completions.every((c) => c.length === 0)
+    ? completionLogprobs(policy, prompts, completions)
+    : packedCompletionLogprobs(policy.config, prompts, completions, packed.hidden, packed.logits)
 
 /**
  * Log-probs of each completion token given its prompt and the completion tokens before it.
